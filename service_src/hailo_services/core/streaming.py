@@ -1,0 +1,64 @@
+"""Run a blocking, callback-driven producer (an engine) in a thread and consume it as an async iterator.
+
+Engines call ``emit(item)`` for each piece of output; ``emit`` returns True once the consumer has
+gone (client disconnect, deadline), which the engine takes as "stop now". The iterator does not
+finish until the producer thread has returned, so a model's queue slot is never released while
+its engine is still busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Emit = Callable[[Any], bool]
+
+
+@dataclass
+class Finished(Generic[R]):
+    result: R
+
+
+_DONE = object()
+
+
+async def run_streaming(produce: Callable[[Emit], R]) -> AsyncIterator[Any]:
+    """Yield each emitted item, then a :class:`Finished` holding ``produce``'s return value."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def emit(item: Any) -> bool:
+        if not stop.is_set():
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        return stop.is_set()
+
+    def run() -> Any:
+        try:
+            result = produce(emit)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            loop.call_soon_threadsafe(queue.put_nowait, (_DONE, exc, None))
+            return None
+        loop.call_soon_threadsafe(queue.put_nowait, (_DONE, None, result))
+        return result
+
+    future = loop.run_in_executor(None, run)
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, tuple) and len(item) == 3 and item[0] is _DONE:
+                if item[1] is not None:
+                    raise item[1]
+                yield Finished(item[2])
+                return
+            yield item
+    finally:
+        stop.set()
+        # Wait for the engine to notice and return, even if we are being cancelled.
+        await asyncio.shield(future)

@@ -1,0 +1,260 @@
+"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE])."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from ..core.errors import BadRequest, ServiceError
+from ..core.request_body import parse_json
+from .engine import Message
+from .generation import Summary, generate, merge_sampling
+from .model_manager import ModelManager
+from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, ResponseFormat
+from .streaming_response import prime, with_first
+
+router = APIRouter(prefix="/v1")
+
+
+def _manager(request: Request) -> ModelManager:
+    return request.app.state.manager
+
+
+def _model_obj(name: str, created: int) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "hailo-services"}
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    manager = _manager(request)
+    data = [_model_obj(spec.name, int(path.stat().st_mtime)) for spec, path in manager.available()]
+    return {"object": "list", "data": data}
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+    manager = _manager(request)
+    spec = manager.spec(model_id)
+    path = manager.path_of(spec)
+    if path is None:
+        from ..core.errors import NotFound
+
+        raise NotFound(f"The model '{model_id}' does not exist")
+    return _model_obj(spec.name, int(path.stat().st_mtime))
+
+
+def _text_of(message: OpenAIMessage) -> str:
+    content = message.content
+    if content is None or isinstance(content, str):
+        return content or ""
+    texts = []
+    for part in content:
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(str(part.get("text", "")))
+        elif kind in ("image_url", "image", "input_image", "input_audio"):
+            raise BadRequest(f"content part of type '{kind}' is not supported by a text model; use hailo-vision")
+        else:
+            raise BadRequest(f"unknown content part type {kind!r}")
+    return "".join(texts)
+
+
+def _format(fmt: ResponseFormat | None) -> dict[str, Any]:
+    if fmt is None or fmt.type == "text":
+        return {}
+    if fmt.type == "json_object":
+        return {"json_mode": True}
+    schema = (fmt.json_schema or {}).get("schema")
+    if not isinstance(schema, dict):
+        raise BadRequest("response_format.json_schema.schema must be a JSON schema object")
+    return {"json_schema": schema}
+
+
+def _usage(summary: Summary) -> dict[str, Any]:
+    s = summary.stats
+    return {
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "total_tokens": s.prompt_tokens + s.completion_tokens,
+    }
+
+
+def _finish(summary: Summary) -> str:
+    return "length" if summary.stats.finish_reason == "length" else "stop"
+
+
+def _sse(obj: Any) -> bytes:
+    return f"data: {json.dumps(obj)}\n\n".encode()
+
+
+def _error_event(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ServiceError):
+        return {"error": {"message": exc.message, "type": exc.type, "param": None, "code": exc.code}}
+    return {"error": {"message": str(exc), "type": "server_error", "param": None, "code": None}}
+
+
+async def _respond(
+    request: Request,
+    *,
+    model: str,
+    stream: bool,
+    include_usage: bool,
+    sampling_args: dict[str, Any],
+    chat_messages: list[Message] | None,
+    prompt: str | None,
+) -> Response:
+    manager = _manager(request)
+    spec = manager.spec(model)
+    sampling = merge_sampling(spec, **sampling_args)
+    chat = chat_messages is not None
+    pieces = generate(
+        manager,
+        request.app.state.metrics,
+        model=spec.name,
+        kind="chat" if chat else "complete",
+        messages=chat_messages,
+        prompt=prompt,
+        sampling=sampling,
+        deadline_s=request.app.state.settings.request_timeout_s,
+        disconnected=request.is_disconnected,
+    )
+    ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+    created = int(time.time())
+    obj = "chat.completion" if chat else "text_completion"
+
+    if not stream:
+        parts: list[str] = []
+        summary: Summary | None = None
+        async for item in pieces:
+            if isinstance(item, Summary):
+                summary = item
+            else:
+                parts.append(item)
+        assert summary is not None
+        text = "".join(parts)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(summary), "logprobs": None}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        return JSONResponse(
+            {
+                "id": ident,
+                "object": obj,
+                "created": created,
+                "model": model,
+                "choices": [choice],
+                "usage": _usage(summary),
+                "system_fingerprint": f"hailo-{manager.engine_kind}",
+            }
+        )
+
+    first, exhausted = await prime(pieces)
+    chunk_obj = "chat.completion.chunk" if chat else "text_completion"
+
+    def chunk(delta_text: str | None, finish: str | None, role: bool = False) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None}
+        if chat:
+            delta: dict[str, Any] = {"role": "assistant"} if role else {}
+            if delta_text is not None:
+                delta["content"] = delta_text
+            choice["delta"] = delta
+        else:
+            choice["text"] = delta_text or ""
+        return {
+            "id": ident,
+            "object": chunk_obj,
+            "created": created,
+            "model": model,
+            "choices": [choice],
+            "system_fingerprint": f"hailo-{manager.engine_kind}",
+        }
+
+    async def body() -> AsyncIterator[bytes]:
+        if chat:
+            yield _sse(chunk("", None, role=True))
+        async for item in with_first(first, exhausted, pieces, _error_event):
+            if isinstance(item, Summary):
+                yield _sse(chunk(None, _finish(item)))
+                if include_usage:
+                    yield _sse(
+                        {
+                            "id": ident,
+                            "object": chunk_obj,
+                            "created": created,
+                            "model": model,
+                            "choices": [],
+                            "usage": _usage(item),
+                        }
+                    )
+            elif isinstance(item, dict):
+                yield _sse(item)
+            else:
+                yield _sse(chunk(item, None))
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[str, Any]:
+    if req.n != 1:
+        raise BadRequest("only n=1 is supported")
+    return {
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "seed": req.seed,
+        "stop": req.stop,
+        "frequency_penalty": req.frequency_penalty,
+        "presence_penalty": req.presence_penalty,
+    }
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    req = await parse_json(request, OpenAIChatRequest)
+    if req.tools:
+        raise BadRequest(f"{req.model} does not support tools")
+    messages: list[Message] = []
+    for m in req.messages:
+        role = "system" if m.role == "developer" else m.role
+        messages.append({"role": role, "content": _text_of(m)})
+    args = _common_sampling(req) | _format(req.response_format)
+    args["max_tokens"] = req.max_completion_tokens or req.max_tokens
+    return await _respond(
+        request,
+        model=req.model,
+        stream=req.stream,
+        include_usage=bool(req.stream_options and req.stream_options.include_usage),
+        sampling_args=args,
+        chat_messages=messages,
+        prompt=None,
+    )
+
+
+@router.post("/completions")
+async def completions(request: Request) -> Response:
+    req = await parse_json(request, OpenAICompletionRequest)
+    prompt = req.prompt
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise BadRequest("prompt must be a string or a list of exactly one string")
+        prompt = prompt[0]
+    if req.echo or req.suffix:
+        raise BadRequest("echo and suffix are not supported")
+    args = _common_sampling(req)
+    args["max_tokens"] = req.max_tokens
+    return await _respond(
+        request,
+        model=req.model,
+        stream=req.stream,
+        include_usage=bool(req.stream_options and req.stream_options.include_usage),
+        sampling_args=args,
+        chat_messages=None,
+        prompt=prompt,
+    )

@@ -1,0 +1,140 @@
+"""The CPU engine: llama.cpp through the prebuilt ``xllamacpp`` wheel (no compiler needed).
+
+xllamacpp embeds llama.cpp's server; we call its OpenAI-shaped handlers in-process and stream
+through a callback that returns True to stop generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .catalog import ModelSpec
+from .engine import Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling
+
+log = logging.getLogger(__name__)
+
+
+def _sampling_body(s: Sampling) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, value in (
+        ("temperature", s.temperature),
+        ("top_p", s.top_p),
+        ("top_k", s.top_k),
+        ("min_p", s.min_p),
+        ("seed", s.seed),
+        ("repeat_penalty", s.repeat_penalty),
+        ("frequency_penalty", s.frequency_penalty),
+        ("presence_penalty", s.presence_penalty),
+    ):
+        if value is not None:
+            body[key] = value
+    if s.max_tokens is not None:
+        body["max_tokens"] = s.max_tokens
+    if s.stop:
+        body["stop"] = list(s.stop)
+    if s.json_schema:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"schema": s.json_schema}}
+    elif s.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    return body
+
+
+class LlamaCppEngine(LLMEngine):
+    kind = "cpu"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or os.cpu_count() or 2
+        self._server: Any = None
+        self._n_ctx = 0
+        self._size = 0
+        self._stop: tuple[str, ...] = ()
+
+    def load(self, spec: ModelSpec, path: Path, *, num_ctx: int) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = num_ctx
+        params.n_parallel = 1  # one slot: the work queue already serialises requests
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.warmup = True
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:  # bad or truncated GGUF
+            raise EngineError(f"llama.cpp could not load {path}: {exc}") from exc
+        self._n_ctx = num_ctx
+        self._size = path.stat().st_size
+        self._stop = spec.stop
+
+    def unload(self) -> None:
+        self._server = None  # xllamacpp frees the model in the destructor
+
+    def context_length(self) -> int:
+        return self._n_ctx
+
+    def memory_bytes(self) -> int:
+        return self._size
+
+    def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
+        body = {"messages": messages, **_sampling_body(sampling)}
+        return self._run(self._server.handle_chat_completions, body, emit, chat=True)
+
+    def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
+        body = {"prompt": prompt, **_sampling_body(sampling)}
+        return self._run(self._server.handle_completions, body, emit, chat=False)
+
+    def _run(self, handler: Any, body: dict[str, Any], emit: Emit, *, chat: bool) -> GenerationStats:
+        if self._server is None:
+            raise EngineError("model is not loaded")
+        body.update(stream=True, stream_options={"include_usage": True})
+        final: dict[str, Any] = {}
+        finish: str | None = None
+        cancelled = False
+        error: str | None = None
+        started = time.perf_counter()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            nonlocal finish, cancelled, error
+            if "error" in chunk:
+                error = str(
+                    chunk["error"].get("message", chunk["error"])
+                    if isinstance(chunk["error"], dict)
+                    else chunk["error"]
+                )
+                return True
+            if "usage" in chunk and chunk.get("usage"):
+                final.update(usage=chunk["usage"], timings=chunk.get("timings", {}))
+            for choice in chunk.get("choices", ()):
+                text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                if text and emit(text):
+                    cancelled = True
+                    return True
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+            return False
+
+        try:
+            result = handler(body, on_chunk)
+        except Exception as exc:
+            raise EngineError(f"llama.cpp failed: {exc}") from exc
+        if isinstance(result, dict) and "error" in result:
+            error = str(result["error"])
+        if error:
+            raise EngineError(error)
+        usage = final.get("usage", {})
+        timings = final.get("timings", {})
+        elapsed = time.perf_counter() - started
+        prompt_s = timings.get("prompt_ms", 0.0) / 1000
+        return GenerationStats(
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason="cancelled" if cancelled else ("length" if finish == "length" else "stop"),
+            prompt_eval_s=prompt_s,
+            eval_s=timings.get("predicted_ms", 0.0) / 1000 if timings else max(elapsed - prompt_s, 0.0),
+            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
+        )

@@ -1,0 +1,80 @@
+"""The LLM engine interface that the hailo and cpu engines implement.
+
+Engines are blocking and single-request: the model manager runs them in a worker thread behind a
+per-model work queue. Output is pushed through ``emit(text) -> bool``; a True return means the
+consumer has gone (client disconnect, deadline) and the engine must stop as soon as it can.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .catalog import ModelSpec
+
+Emit = Callable[[str], bool]
+Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
+
+
+@dataclass
+class Sampling:
+    """Generation options, already merged (request > model defaults). None = the engine's default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None  # None = until end of sequence or the context is full
+    stop: list[str] = field(default_factory=list)
+    repeat_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    json_schema: dict[str, Any] | None = None  # {} = any JSON object
+    json_mode: bool = False
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length", "cancelled"]
+    prompt_eval_s: float
+    eval_s: float
+    cached_tokens: int = 0
+
+
+class EngineError(RuntimeError):
+    """The engine failed on a request (not the client's fault)."""
+
+
+class UnsupportedRequest(ValueError):
+    """The request asks for something this engine cannot do (answered as 400)."""
+
+
+class LLMEngine(ABC):
+    kind: str
+
+    @abstractmethod
+    def load(self, spec: ModelSpec, path: Path, *, num_ctx: int) -> None: ...
+
+    @abstractmethod
+    def unload(self) -> None: ...
+
+    @abstractmethod
+    def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
+        """Generate the assistant's reply to ``messages`` through the model's chat template."""
+
+    @abstractmethod
+    def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
+        """Continue ``prompt`` as raw text, with no chat template."""
+
+    @abstractmethod
+    def context_length(self) -> int: ...
+
+    def memory_bytes(self) -> int:
+        """Memory the loaded model occupies (for /api/ps); 0 when unknown."""
+        return 0

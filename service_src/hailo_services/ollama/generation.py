@@ -1,0 +1,98 @@
+"""One generation, as both APIs need it: load (if needed), queue, run the engine, stream, account."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..core.errors import BadRequest, EngineTimeout, ServiceError
+from ..core.metrics import ServiceMetrics
+from ..core.streaming import Finished, run_streaming
+from .catalog import ModelSpec
+from .engine import EngineError, GenerationStats, Message, Sampling, UnsupportedRequest
+from .model_manager import ModelManager
+
+
+@dataclass
+class Summary:
+    model: str
+    stats: GenerationStats
+    load_s: float
+    total_s: float
+    first_token_s: float | None
+
+
+class GenerationFailed(ServiceError):
+    status = 500
+    type = "server_error"
+    code = "engine_error"
+
+
+def merge_sampling(spec: ModelSpec, **request: Any) -> Sampling:
+    """Request values win over the model's catalog defaults; None means "not given"."""
+    values = {k: v for k, v in spec.defaults.items() if k in Sampling.__dataclass_fields__}
+    values.update({k: v for k, v in request.items() if v is not None})
+    stop = values.get("stop") or []
+    values["stop"] = [stop] if isinstance(stop, str) else list(stop)
+    return Sampling(**values)
+
+
+async def generate(
+    manager: ModelManager,
+    metrics: ServiceMetrics,
+    *,
+    model: str,
+    kind: Literal["chat", "complete"],
+    messages: list[Message] | None = None,
+    prompt: str | None = None,
+    sampling: Sampling,
+    keep_alive: object = None,
+    num_ctx: int | None = None,
+    deadline_s: float,
+    disconnected: Callable[[], Awaitable[bool]] | None = None,
+) -> AsyncIterator[str | Summary]:
+    """Yield text pieces, then one :class:`Summary`. Errors before the first piece are ServiceErrors."""
+    started = time.perf_counter()
+    lm, load_s = await manager.acquire(model, num_ctx)
+    try:
+        async with lm.queue.slot(disconnected):
+            engine_started = time.perf_counter()
+            first: float | None = None
+
+            def produce(emit: Callable[[str], bool]) -> GenerationStats:
+                if kind == "chat":
+                    return lm.engine.chat(messages or [], sampling, emit)
+                return lm.engine.complete(prompt or "", sampling, emit)
+
+            stream = run_streaming(produce)
+            try:
+                async with contextlib.aclosing(stream), asyncio.timeout(deadline_s):
+                    async for item in stream:
+                        if isinstance(item, Finished):
+                            stats: GenerationStats = item.result
+                            break
+                        if first is None:
+                            first = time.perf_counter() - engine_started
+                        yield item
+            except TimeoutError:
+                raise EngineTimeout(f"generation took longer than {deadline_s:g} s and was stopped") from None
+            except UnsupportedRequest as exc:
+                raise BadRequest(str(exc)) from None
+            except EngineError as exc:
+                raise GenerationFailed(f"{lm.spec.name}: {exc}") from None
+            engine_s = time.perf_counter() - engine_started
+            name, m = lm.spec.name, metrics
+            m.inference_seconds.labels(m.service, name).observe(engine_s)
+            if first is not None:
+                m.time_to_first_token.labels(m.service, name).observe(first)
+            m.tokens.labels(m.service, name, "prompt").inc(stats.prompt_tokens)
+            m.tokens.labels(m.service, name, "completion").inc(stats.completion_tokens)
+            if stats.eval_s > 0 and stats.completion_tokens:
+                m.tokens_per_second.labels(m.service, name).set(stats.completion_tokens / stats.eval_s)
+        yield Summary(lm.spec.name, stats, load_s, time.perf_counter() - started, first)
+    finally:
+        await manager.release(lm, keep_alive)

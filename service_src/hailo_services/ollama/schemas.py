@@ -1,0 +1,126 @@
+"""Request bodies of the Ollama and OpenAI APIs (only what we read; unknown fields are tolerated,
+as both servers do, so newer clients keep working)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+# Strict: JSON true/false must not turn into 1 or 0 seconds.
+KeepAlive = StrictStr | StrictFloat | StrictInt | None
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- Ollama ---------------------------------------------------------------------------------
+
+
+class OllamaOptions(Lenient):
+    num_ctx: int | None = Field(default=None, ge=64)
+    num_predict: int | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = None
+    stop: list[str] | str | None = None
+    repeat_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
+class OllamaMessage(Lenient):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    images: list[str] | None = None
+
+
+class OllamaChatRequest(Lenient):
+    model: str = Field(min_length=1)
+    messages: list[OllamaMessage] | None = None
+    tools: list[dict[str, Any]] | None = None
+    format: str | dict[str, Any] | None = None
+    options: OllamaOptions | None = None
+    stream: bool = True
+    keep_alive: KeepAlive = None
+
+
+class OllamaGenerateRequest(Lenient):
+    model: str = Field(min_length=1)
+    prompt: str | None = None
+    suffix: str | None = None
+    images: list[str] | None = None
+    format: str | dict[str, Any] | None = None
+    options: OllamaOptions | None = None
+    system: str | None = None
+    template: str | None = None
+    stream: bool = True
+    raw: bool = False
+    keep_alive: KeepAlive = None
+
+
+class OllamaModelRequest(Lenient):
+    model: str | None = None
+    name: str | None = None  # older clients send "name"
+    verbose: bool = False
+    stream: bool = True
+    insecure: bool = False
+
+    def target(self) -> str:
+        return (self.model or self.name or "").strip()
+
+
+# --- OpenAI ---------------------------------------------------------------------------------
+
+
+class OpenAIMessage(Lenient):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class StreamOptions(Lenient):
+    include_usage: bool = False
+
+
+class ResponseFormat(Lenient):
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: dict[str, Any] | None = None
+
+
+class OpenAIChatRequest(Lenient):
+    model: str = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int = 1
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    response_format: ResponseFormat | None = None
+    tools: list[dict[str, Any]] | None = None
+
+
+class OpenAICompletionRequest(Lenient):
+    model: str = Field(min_length=1)
+    prompt: str | list[str]
+    max_tokens: int | None = Field(default=16, ge=1)  # OpenAI's documented default
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int = 1
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    echo: bool = False
+    suffix: str | None = None

@@ -1,0 +1,204 @@
+"""Bad input, limits and backpressure, over real HTTP (httpx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import ollama
+import openai
+import pytest
+
+MODEL = "smollm2:135m"
+LONG = {
+    "model": MODEL,
+    "messages": [{"role": "user", "content": "Write a very long story."}],
+    "options": {"num_predict": 400, "temperature": 0.8},
+}
+# Greedy counting never reaches end-of-sequence early, so this holds the model for 2000 tokens.
+BUSY = {"model": MODEL, "prompt": "1, 2, 3, 4, 5, 6,", "raw": True, "options": {"num_predict": 2000, "temperature": 0}}
+SHORT = {"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}}
+
+
+def test_malformed_json_is_400_in_each_shape(server):
+    r = httpx.post(f"{server.url}/api/chat", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
+    r = httpx.post(f"{server.url}/v1/chat/completions", content=b"[1,", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_schema_errors_name_the_field(server):
+    r = httpx.post(f"{server.url}/api/chat", json={"messages": []})
+    assert r.status_code == 400 and "model" in r.json()["error"]
+    r = httpx.post(f"{server.url}/api/generate", json={"model": MODEL, "prompt": "x", "keep_alive": "soon"})
+    assert r.status_code == 400 and "keep_alive" in r.json()["error"]
+    r = httpx.post(f"{server.url}/api/chat", json={"model": MODEL, "messages": [{"role": "robot", "content": "x"}]})
+    assert r.status_code == 400 and "role" in r.json()["error"]
+    r = httpx.post(f"{server.url}/api/generate", json={"model": MODEL, "prompt": "x", "format": "yaml"})
+    assert r.status_code == 400
+
+
+def test_unknown_route_and_method(server):
+    r = httpx.get(f"{server.url}/api/nothing")
+    assert r.status_code == 404 and "error" in r.json()
+    r = httpx.get(f"{server.url}/v1/nothing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert httpx.get(f"{server.url}/api/chat").status_code == 405
+
+
+def test_metrics_after_requests(server):
+    httpx.post(
+        f"{server.url}/api/generate",
+        json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 3}},
+        timeout=60,
+    )
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'hailo_requests_total{code="200",endpoint="/api/generate",method="POST",service="hailo-ollama"}' in text
+    assert "hailo_request_duration_seconds_bucket" in text
+    assert 'hailo_tokens_total{kind="completion",model="smollm2:135m",service="hailo-ollama"}' in text
+    assert "hailo_tokens_per_second" in text and "hailo_queue_depth" in text
+    assert 'hailo_models_loaded{service="hailo-ollama"}' in text
+
+
+def test_oversized_body_is_413(start_server):
+    srv = start_server({"max_body_bytes": 2048})
+    big = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 5000}]}
+    r = httpx.post(f"{srv.url}/api/chat", json=big)
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    r = httpx.post(f"{srv.url}/v1/chat/completions", json=big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+    def chunked():
+        yield b'{"model": "smollm2:135m", "messages": [{"role": "user", "content": "'
+        for _ in range(10):
+            yield b"y" * 1000
+        yield b'"}]}'
+
+    r = httpx.post(f"{srv.url}/api/chat", content=chunked())
+    assert r.status_code == 413
+    # normal requests still work
+    ok = ollama.Client(host=srv.url).chat(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 2}
+    )
+    assert ok.done
+
+
+def test_full_queue_is_503_with_retry_after(start_server):
+    srv = start_server({"queue_max_waiting": 0})
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
+            async with c.stream("POST", "/api/generate", json=BUSY) as busy:
+                assert busy.status_code == 200
+                first = await anext(busy.aiter_lines())
+                assert json.loads(first)["done"] is False
+                r = await c.post("/api/generate", json=SHORT)
+                assert r.status_code == 503
+                assert int(r.headers["retry-after"]) >= 1
+                assert "busy" in r.json()["error"]
+                r = await c.post(
+                    "/v1/chat/completions", json={"model": MODEL, "messages": LONG["messages"], "max_tokens": 2}
+                )
+                assert r.status_code == 503 and r.json()["error"]["code"] == "queue_full"
+        # the busy stream was abandoned: the model is free again soon
+        for _ in range(50):
+            r = httpx.post(
+                f"{srv.url}/api/generate",
+                json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
+                timeout=60,
+            )
+            if r.status_code == 200:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError("model stayed busy after the client went away")
+
+    asyncio.run(scenario())
+
+
+def test_queue_timeout_is_504(start_server):
+    srv = start_server({"queue_timeout_s": 0.5})
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
+            async with c.stream("POST", "/api/generate", json=BUSY) as busy:
+                await anext(busy.aiter_lines())
+                r = await c.post("/api/generate", json=SHORT)
+                assert r.status_code == 504 and "timed out" in r.json()["error"]
+
+    asyncio.run(scenario())
+
+
+def test_generation_deadline_is_504(start_server):
+    srv = start_server({"request_timeout_s": 0.3})
+    r = httpx.post(f"{srv.url}/api/generate", json=BUSY | {"stream": False}, timeout=60)
+    assert r.status_code == 504
+    r = httpx.post(
+        f"{srv.url}/v1/chat/completions",
+        json={"model": MODEL, "messages": LONG["messages"], "max_tokens": 400},
+        timeout=60,
+    )
+    assert r.status_code == 504 and r.json()["error"]["type"] == "timeout_error"
+
+
+def test_client_disconnect_frees_the_model(start_server):
+    srv = start_server({"queue_max_waiting": 4})
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
+            async with c.stream("POST", "/api/generate", json=BUSY) as busy:
+                await anext(busy.aiter_lines())
+                waiting = asyncio.create_task(c.post("/api/generate", json=SHORT))
+                await asyncio.sleep(0.5)
+                assert (
+                    'hailo_queue_depth{model="smollm2:135m",service="hailo-ollama"} 1.0'
+                    in (await c.get("/metrics")).text
+                )
+                waiting.cancel()  # the waiting client goes away
+                await asyncio.gather(waiting, return_exceptions=True)
+                for _ in range(20):
+                    text = (await c.get("/metrics")).text
+                    if 'hailo_queue_depth{model="smollm2:135m",service="hailo-ollama"} 0.0' in text:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("cancelled request still queued")
+            # leaving the stream closes the connection: generation stops well before 400 tokens
+            r = await c.post(
+                "/api/generate", json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}}
+            )
+            assert r.status_code == 200
+            text = (await c.get("/metrics")).text
+            assert 'hailo_tokens_total{kind="completion",model="smollm2:135m",service="hailo-ollama"}' in text
+
+    asyncio.run(scenario())
+
+
+def test_api_key(start_server):
+    srv = start_server({"api_key": "s3cret"})
+    assert httpx.get(f"{srv.url}/health").status_code == 200
+    assert httpx.get(f"{srv.url}/health/ready").status_code == 200
+    r = httpx.get(f"{srv.url}/api/tags")
+    assert r.status_code == 401 and "API key" in r.json()["error"]
+    r = httpx.get(f"{srv.url}/v1/models", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    assert httpx.get(f"{srv.url}/api/tags", headers={"x-api-key": "s3cret"}).status_code == 200
+    assert httpx.get(f"{srv.url}/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{srv.url}/v1", api_key="nope", max_retries=0).models.list()
+    oa = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="s3cret", max_retries=0)
+    assert oa.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=2).choices
+    ol = ollama.Client(host=srv.url, headers={"Authorization": "Bearer s3cret"})
+    assert ol.chat(model=MODEL, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 2}).done
+
+
+def test_missing_default_model_stays_up_but_not_ready(start_server):
+    """A default model that is not downloaded: the API answers (so it can be pulled), readiness is 503."""
+    srv = start_server({"model": "qwen2:1.5b"}, wait_ready=False)
+    r = httpx.get(f"{srv.url}/health/ready")
+    assert r.status_code == 503 and "pull" in r.json()["reason"]
+    assert httpx.get(f"{srv.url}/health").json()["ready"] is False
+    assert [m["name"] for m in httpx.get(f"{srv.url}/api/tags").json()["models"]] == [MODEL]
+    r = httpx.post(f"{srv.url}/api/pull", json={"model": "nosuch:7b"})
+    assert r.status_code == 404
