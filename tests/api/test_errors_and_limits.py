@@ -92,7 +92,8 @@ def test_full_queue_is_503_with_retry_after(start_server):
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
             async with c.stream("POST", "/api/generate", json=BUSY) as busy:
                 assert busy.status_code == 200
-                first = await anext(busy.aiter_lines())
+                lines = busy.aiter_lines()  # keep a reference: a dropped iterator closes the stream
+                first = await anext(lines)
                 assert json.loads(first)["done"] is False
                 r = await c.post("/api/generate", json=SHORT)
                 assert r.status_code == 503
@@ -123,7 +124,8 @@ def test_queue_timeout_is_504(start_server):
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
             async with c.stream("POST", "/api/generate", json=BUSY) as busy:
-                await anext(busy.aiter_lines())
+                lines = busy.aiter_lines()  # keep a reference: a dropped iterator closes the stream
+                await anext(lines)
                 r = await c.post("/api/generate", json=SHORT)
                 assert r.status_code == 504 and "timed out" in r.json()["error"]
 
@@ -148,7 +150,8 @@ def test_client_disconnect_frees_the_model(start_server):
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
             async with c.stream("POST", "/api/generate", json=BUSY) as busy:
-                await anext(busy.aiter_lines())
+                lines = busy.aiter_lines()  # keep a reference: a dropped iterator closes the stream
+                await anext(lines)
                 waiting = asyncio.create_task(c.post("/api/generate", json=SHORT))
                 await asyncio.sleep(0.5)
                 assert (

@@ -432,12 +432,6 @@ def test_keep_alive_survives_a_service_error(serve):
         assert raw_request(sock, "/items/1") == (200, b'{"id":1}')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the catch-all Exception handler runs in Starlette's ServerErrorMiddleware, which re-raises "
-    "after sending the 500; uvicorn then closes the keep-alive connection, so a pooled client's next "
-    "request on it fails with a connection reset/EOF",
-)
 def test_keep_alive_survives_an_unexpected_exception(serve):
     st = serve(build_app())
     with socket.create_connection(("127.0.0.1", st.port), timeout=GUARD_S) as sock:
@@ -450,11 +444,6 @@ def test_keep_alive_survives_an_unexpected_exception(serve):
         assert second == (200, b'{"id":1}')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (latent): ApiKeyMiddleware exempts every path that merely starts with '/health' "
-    "(PUBLIC_PREFIXES prefix match), so a route like /healthz-admin or /health-debug is unauthenticated",
-)
 def test_only_health_endpoints_are_public(serve, client):
     app = build_app(api_key="k")
 

@@ -204,11 +204,6 @@ def test_e2e_stopping_on_sigterm(service_lifecycle):
     assert "unloaded smollm2:135m" in lc.log  # graceful shutdown ran the runtime's stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: uvicorn (>=0.29) re-raises the captured SIGTERM after a graceful shutdown, so "
-    "`hailo-services run` dies by the signal (-15) instead of returning 0 from cli._cmd_run",
-)
 def test_e2e_sigterm_exit_code_is_zero(service_lifecycle):
     assert service_lifecycle.returncode == 0
 
@@ -234,11 +229,5 @@ def test_e2e_failed_load_never_reports_ready_and_stops(failed_load_lifecycle):
     assert "model load failed" in lc.log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a failed model load cli._cmd_run means to return 1 (app.state.fatal), but the "
-    "self-sent SIGTERM is re-raised by uvicorn after shutdown, so the process dies by SIGTERM (-15), "
-    "which systemd counts as a clean exit",
-)
 def test_e2e_failed_load_exits_1(failed_load_lifecycle):
     assert failed_load_lifecycle.returncode == 1

@@ -194,11 +194,6 @@ def test_bad_keep_alive_rejected(tmp_path, value):
         OllamaSettings.load(write(tmp_path, f"keep_alive: {value}\n"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pydantic coerces YAML booleans to 1/0 (str | int | float, lax mode) before the "
-    "after-validator runs, so 'keep_alive: true' silently means 1 second and 'false' means unload at once",
-)
 @pytest.mark.parametrize("value", ["true", "false", "yes"])
 def test_boolean_keep_alive_rejected(tmp_path, value):
     with pytest.raises(ConfigError, match="invalid value for 'keep_alive'"):
