@@ -116,8 +116,7 @@ def catalog_entry(model_path: Path) -> tuple[str, dict[str, Any]]:
         if spec.cpu is not None and spec.cpu.file == model_path.name:
             return name, dict(spec.defaults)
     raise SystemExit(
-        f"bench: {model_path.name} is not a CPU model in hailo-ollama's catalog, "
-        "so the service cannot serve it"
+        f"bench: {model_path.name} is not a CPU model in hailo-ollama's catalog, so the service cannot serve it"
     )
 
 
@@ -202,9 +201,7 @@ def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tu
     return proc, address_file.read_text().strip().rstrip("/")
 
 
-def start_service(
-    workdir: Path, model_path: Path, model_name: str, threads: int, num_ctx: int
-) -> tuple[Proc, str]:
+def start_service(workdir: Path, model_path: Path, model_name: str, threads: int, num_ctx: int) -> tuple[Proc, str]:
     models_dir = workdir / "models"
     models_dir.mkdir()
     # The service finds a model in models_dir first, then in the package that ships it.
@@ -406,9 +403,7 @@ def _events(response: httpx.Response, sse: bool) -> Iterator[dict[str, Any]]:
         yield json.loads(data)
 
 
-def measure(
-    client: httpx.Client, target: str, rnd: int, req: Request, meter: CpuMeter, server: str
-) -> Sample:
+def measure(client: httpx.Client, target: str, rnd: int, req: Request, meter: CpuMeter, server: str) -> Sample:
     stamps: list[float] = []
     parts: list[str] = []
     reported: int | None = None

@@ -9,6 +9,7 @@ its engine is still busy.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,33 +32,54 @@ _DONE = object()
 async def run_streaming(produce: Callable[[Emit], R]) -> AsyncIterator[Any]:
     """Yield each emitted item, then a :class:`Finished` holding ``produce``'s return value."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    pending: collections.deque[Any] = collections.deque()
+    ready = asyncio.Event()
     stop = threading.Event()
+    lock = threading.Lock()
+    wake_scheduled = False
+
+    def wake() -> None:
+        nonlocal wake_scheduled
+        with lock:
+            wake_scheduled = False
+        ready.set()
+
+    def push(item: Any) -> None:
+        # One loop wake-up per burst, not per token: the engine thread can run ahead of the loop.
+        nonlocal wake_scheduled
+        pending.append(item)
+        with lock:
+            if wake_scheduled:
+                return
+            wake_scheduled = True
+        loop.call_soon_threadsafe(wake)
 
     def emit(item: Any) -> bool:
         if not stop.is_set():
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            push(item)
         return stop.is_set()
 
-    def run() -> Any:
+    def run() -> None:
         try:
             result = produce(emit)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            loop.call_soon_threadsafe(queue.put_nowait, (_DONE, exc, None))
-            return None
-        loop.call_soon_threadsafe(queue.put_nowait, (_DONE, None, result))
-        return result
+            push((_DONE, exc, None))
+            return
+        push((_DONE, None, result))
 
     future = loop.run_in_executor(None, run)
     try:
         while True:
-            item = await queue.get()
-            if isinstance(item, tuple) and len(item) == 3 and item[0] is _DONE:
-                if item[1] is not None:
-                    raise item[1]
-                yield Finished(item[2])
-                return
-            yield item
+            await ready.wait()
+            ready.clear()
+            while pending:
+                item = pending.popleft()
+                if isinstance(item, tuple) and len(item) == 3 and item[0] is _DONE:
+                    if item[1] is not None:
+                        raise item[1]
+                    yield Finished(item[2])
+                    return
+                yield item
     finally:
         stop.set()
         # Wait for the engine to notice and return, even if we are being cancelled.

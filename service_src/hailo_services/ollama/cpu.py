@@ -63,6 +63,8 @@ class LlamaCppEngine(LLMEngine):
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.warmup = True
+        # llama.cpp logs every slot event at its default verbosity; keep the journal readable.
+        params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else 0
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # bad or truncated GGUF
