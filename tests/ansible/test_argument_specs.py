@@ -20,8 +20,14 @@ ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 ROLES = sorted(p.name for p in ROLES_DIR.iterdir() if (p / "tasks" / "main.yml").exists())
 
 TYPES = {
-    "str": (str,), "path": (str,), "raw": (object,), "int": (int,), "float": (int, float),
-    "bool": (bool,), "list": (list,), "dict": (dict,),
+    "str": (str,),
+    "path": (str,),
+    "raw": (object,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
 }
 
 

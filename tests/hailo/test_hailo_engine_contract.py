@@ -140,9 +140,7 @@ def test_unload_releases_llm_then_vdevice_and_is_idempotent(engine: HailoLLMEngi
         engine.chat([USER1], Sampling(), Sink())
 
 
-def test_a_failed_load_surfaces_as_engine_error_and_releases_the_vdevice(
-    state: Any, hailo_double: ModuleType
-) -> None:
+def test_a_failed_load_surfaces_as_engine_error_and_releases_the_vdevice(state: Any, hailo_double: ModuleType) -> None:
     state.fail_next("LLM", hailo_double.HailoRTException("Invalid HEF. See hailort.log"))
     eng = HailoLLMEngine()
     with pytest.raises(EngineError, match="Invalid HEF"):
@@ -158,9 +156,7 @@ def test_memory_bytes_uses_the_published_npu_footprint(engine: HailoLLMEngine) -
 # -- chat: prompt, sampling, output ----------------------------------------------------------------
 
 
-def test_chat_sends_a_list_of_chat_dicts_so_the_hef_template_applies(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_chat_sends_a_list_of_chat_dicts_so_the_hef_template_applies(engine: HailoLLMEngine, state: Any) -> None:
     stats, sink = chat(engine, [SYSTEM, USER1])
     (call,) = generate_calls(state)
     assert call["prompt"] == [SYSTEM, USER1]
@@ -247,9 +243,7 @@ def test_stop_string_split_across_tokens_trims_and_stops(engine: HailoLLMEngine,
     assert state.llms[0].released_mid_generation == 1
 
 
-def test_text_that_may_start_a_stop_string_is_held_back_until_it_cannot(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_text_that_may_start_a_stop_string_is_held_back_until_it_cannot(engine: HailoLLMEngine, state: Any) -> None:
     state.script(["a", " ST", "b", " c", "<|im_end|>"])
     _, sink = chat(engine, [USER1], stop=["STOP"])
     assert sink.text == "a STb c"
@@ -264,9 +258,7 @@ def test_nothing_is_emitted_after_a_stop_string(engine: HailoLLMEngine, state: A
     assert stats.completion_tokens == 2
 
 
-def test_max_tokens_reports_length_and_hides_the_recovery_sequence(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_max_tokens_reports_length_and_hides_the_recovery_sequence(engine: HailoLLMEngine, state: Any) -> None:
     state.script(["w1", " w2", " w3", " w4", " w5", "<|im_end|>"])
     stats, sink = chat(engine, [USER1], max_tokens=3)
     assert sink.text == "w1 w2 w3"
@@ -296,9 +288,7 @@ def test_the_hefs_own_token_limit_reports_length_without_the_recovery_sequence(
     assert stats.completion_tokens == 3
 
 
-def test_consumer_gone_stops_generation_and_releases_the_generator(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_consumer_gone_stops_generation_and_releases_the_generator(engine: HailoLLMEngine, state: Any) -> None:
     state.script(["a", "b", "c", "d", "e", "<|im_end|>"])
     stats, sink = chat(engine, [USER1], cancel_after=2)
     assert stats.finish_reason == "cancelled"
@@ -314,9 +304,7 @@ def test_consumer_gone_stops_generation_and_releases_the_generator(
     assert generate_calls(state)[-1]["fresh"] is True
 
 
-def test_an_exception_from_emit_propagates_and_the_generator_is_released(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_an_exception_from_emit_propagates_and_the_generator_is_released(engine: HailoLLMEngine, state: Any) -> None:
     def boom(_: str) -> bool:
         raise ConnectionResetError("client went away")
 
@@ -326,12 +314,8 @@ def test_an_exception_from_emit_propagates_and_the_generator_is_released(
     chat(engine, [USER1])  # no "one generator at a time" error
 
 
-def test_hailort_errors_surface_as_engine_error(
-    engine: HailoLLMEngine, state: Any, hailo_double: ModuleType
-) -> None:
-    state.fail_next(
-        "LLM.generate", hailo_double.HailoRTException("libhailort failed with error: 8 (HAILO_TIMEOUT)")
-    )
+def test_hailort_errors_surface_as_engine_error(engine: HailoLLMEngine, state: Any, hailo_double: ModuleType) -> None:
+    state.fail_next("LLM.generate", hailo_double.HailoRTException("libhailort failed with error: 8 (HAILO_TIMEOUT)"))
     with pytest.raises(EngineError, match="HAILO_TIMEOUT"):
         chat(engine, [USER1])
 
@@ -365,9 +349,7 @@ def test_a_conversation_larger_than_the_context_is_rejected(engine: HailoLLMEngi
 # -- KV-context reuse ------------------------------------------------------------------------------
 
 
-def test_a_follow_up_sends_only_the_new_messages_on_the_kept_context(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_a_follow_up_sends_only_the_new_messages_on_the_kept_context(engine: HailoLLMEngine, state: Any) -> None:
     chat(engine, [SYSTEM, USER1])
     usage = state.llms[0].get_context_usage_size()
     clears = state.names().count("LLM.clear_context")
@@ -382,18 +364,14 @@ def test_a_follow_up_sends_only_the_new_messages_on_the_kept_context(
     assert stats.prompt_tokens == usage + len(state.llms[0].tokenize("And then?"))
 
 
-def test_reuse_tolerates_whitespace_the_client_stripped_from_our_reply(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_reuse_tolerates_whitespace_the_client_stripped_from_our_reply(engine: HailoLLMEngine, state: Any) -> None:
     state.script(["  Hello", " there\n", "<|im_end|>"])
     chat(engine, [USER1])
     chat(engine, [USER1, {"role": "assistant", "content": "Hello there"}, USER2])
     assert generate_calls(state)[-1]["prompt"] == [USER2]
 
 
-def test_a_different_history_clears_and_sends_the_whole_conversation(
-    engine: HailoLLMEngine, state: Any
-) -> None:
+def test_a_different_history_clears_and_sends_the_whole_conversation(engine: HailoLLMEngine, state: Any) -> None:
     chat(engine, [SYSTEM, USER1])
     clears = state.names().count("LLM.clear_context")
     edited = [
@@ -452,9 +430,7 @@ def test_no_reuse_after_a_generation_that_did_not_end_naturally(
     assert call["fresh"] is True and call["prompt"][0] == USER1
 
 
-def test_a_nearly_full_context_is_cleared_and_the_conversation_resent(
-    hailo_double: ModuleType, state: Any
-) -> None:
+def test_a_nearly_full_context_is_cleared_and_the_conversation_resent(hailo_double: ModuleType, state: Any) -> None:
     state.capacity = 400
     eng = HailoLLMEngine()
     eng.load(SPEC, HEF, num_ctx=400)

@@ -414,9 +414,7 @@ def raw_request(sock: socket.socket, path: str) -> tuple[int, bytes]:
     head, _, body = buf.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length = next(
-        int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length"
-    )
+    length = next(int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length")
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:

@@ -36,9 +36,7 @@ def test_all_models_load():
         assert spec.cpu is not None or spec.hailo is not None
 
 
-@pytest.mark.parametrize(
-    ("name", "engine", "art"), _artifacts(), ids=lambda v: v if isinstance(v, str) else ""
-)
+@pytest.mark.parametrize(("name", "engine", "art"), _artifacts(), ids=lambda v: v if isinstance(v, str) else "")
 def test_downloadable_artifacts_are_pinned(name, engine, art):
     assert art.file and "/" not in art.file
     if art.package is not None:

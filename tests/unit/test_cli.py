@@ -14,9 +14,7 @@ from hailo_services import __version__
 CLI = [sys.executable, "-m", "hailo_services.cli"]
 
 
-def run_cli(
-    *args: str, timeout: float = 60, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=clean_env(env), check=False
     )
@@ -119,9 +117,7 @@ def test_run_with_invalid_env_exits_2():
 def test_run_hailo_engine_without_npu_exits_2(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(f"hailo:\n  device: {tmp_path / 'no-hailo0'}\n", encoding="utf-8")
-    proc = run_cli(
-        "run", "hailo-ollama", "--config", str(path), "--engine", "hailo", "--port", str(free_port())
-    )
+    proc = run_cli("run", "hailo-ollama", "--config", str(path), "--engine", "hailo", "--port", str(free_port()))
     assert proc.returncode == 2
     assert "engine 'hailo' was requested but the NPU cannot be used" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -111,9 +111,7 @@ class Lifecycle:
     log: str = ""
 
 
-def _recv_until(
-    sock: socket.socket, lc: Lifecycle, proc: subprocess.Popen, want, deadline_s: float
-) -> int | None:
+def _recv_until(sock: socket.socket, lc: Lifecycle, proc: subprocess.Popen, want, deadline_s: float) -> int | None:
     """Receive notifications until ``want(text)``; the index of that message, or None on timeout/exit."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ Prints {"path", "filename", "version", "content_id"}. content_id is the sha256 o
 dist-info/RECORD (the hashes of every file in it), so two builds of the same source have the
 same id even when the zip timestamps differ: hosts reinstall only when the content changed.
 """
+
 import argparse
 import glob
 import hashlib
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-
 
 SOURCE_DIRS = {"service_src"}
 SOURCE_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "README", "LICENSE")
@@ -33,8 +33,7 @@ def describe(path):
             sys.exit(f"{path}: no single dist-info/RECORD")
         content_id = hashlib.sha256(zf.read(record[0])).hexdigest()
     name = os.path.basename(path)
-    return {"path": os.path.abspath(path), "filename": name,
-            "version": name.split("-")[1], "content_id": content_id}
+    return {"path": os.path.abspath(path), "filename": name, "version": name.split("-")[1], "content_id": content_id}
 
 
 def main():
@@ -59,10 +58,18 @@ def main():
                 shutil.copytree(p, os.path.join(src, name), ignore=IGNORE)
             elif name.startswith(SOURCE_FILES) and os.path.isfile(p):
                 shutil.copy2(p, src)
-        env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "315532800"),
-                   PIP_DISABLE_PIP_VERSION_CHECK="1")
-        proc = subprocess.run([a.python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, src],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = dict(
+            os.environ,
+            SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "315532800"),
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+        )
+        proc = subprocess.run(
+            [a.python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, src],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         if proc.returncode:
             sys.exit(f"pip wheel failed ({proc.returncode}):\n{proc.stdout}")
         wheels = glob.glob(os.path.join(tmp, "hailo_services-*.whl"))
@@ -76,8 +83,11 @@ def main():
         os.utime(dest_dir)
         info["path"] = dest
         # keep the newest few builds only
-        builds = sorted((d for d in glob.glob(os.path.join(a.out, "*" * 16)) if os.path.isdir(d)),
-                        key=os.path.getmtime, reverse=True)
+        builds = sorted(
+            (d for d in glob.glob(os.path.join(a.out, "*" * 16)) if os.path.isdir(d)),
+            key=os.path.getmtime,
+            reverse=True,
+        )
         for old in builds[KEEP_BUILDS:]:
             shutil.rmtree(old, ignore_errors=True)
         print(json.dumps(info))

@@ -16,7 +16,7 @@ from ..core.errors import BadRequest, NotFound, ServiceError
 from ..core.request_body import parse_json
 from .catalog import ModelSpec
 from .engine import Message
-from .generation import Summary, generate, merge_sampling
+from .generation import Summary, collect, generate, merge_sampling
 from .keep_alive import parse_keep_alive
 from .model_manager import LoadedModel, ModelManager
 from .schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaModelRequest, OllamaOptions
@@ -171,15 +171,8 @@ async def _run(
         return body | {"done": False}
 
     if not stream:
-        parts: list[str] = []
-        summary: Summary | None = None
-        async for item in pieces:
-            if isinstance(item, Summary):
-                summary = item
-            else:
-                parts.append(item)
-        assert summary is not None
-        return JSONResponse(chunk("".join(parts)) | {"done": True} | _final_stats(summary))
+        text, summary = await collect(pieces)
+        return JSONResponse(chunk(text) | {"done": True} | _final_stats(summary))
 
     first, exhausted = await prime(pieces)
 
@@ -315,21 +308,10 @@ async def generate_route(request: Request) -> Response:
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     if req.suffix:
         raise BadRequest(f"{req.model} does not support insert (suffix)")
-    if req.raw:
-        return await _run(
-            request,
-            model=req.model,
-            stream=req.stream,
-            keep_alive=req.keep_alive,
-            options=req.options,
-            fmt=req.format,
-            prompt=req.prompt or "",
-            shape="generate",
-        )
-    messages: list[Message] = []
-    if req.system:
-        messages.append({"role": "system", "content": req.system})
-    messages.append({"role": "user", "content": req.prompt or ""})
+    messages: list[Message] | None = None
+    if not req.raw:  # raw: the prompt goes to the model as-is, without the chat template
+        messages = [{"role": "system", "content": req.system}] if req.system else []
+        messages.append({"role": "user", "content": req.prompt or ""})
     return await _run(
         request,
         model=req.model,
@@ -338,6 +320,7 @@ async def generate_route(request: Request) -> Response:
         options=req.options,
         fmt=req.format,
         chat_messages=messages,
+        prompt=req.prompt or "",
         shape="generate",
     )
 

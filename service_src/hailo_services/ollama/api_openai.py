@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ..core.errors import BadRequest, ServiceError
 from ..core.request_body import parse_json
 from .engine import Message
-from .generation import Summary, generate, merge_sampling
+from .generation import Summary, collect, generate, merge_sampling
 from .model_manager import ModelManager
 from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, ResponseFormat
 from .streaming_response import prime, with_first
@@ -129,15 +129,7 @@ async def _respond(
     obj = "chat.completion" if chat else "text_completion"
 
     if not stream:
-        parts: list[str] = []
-        summary: Summary | None = None
-        async for item in pieces:
-            if isinstance(item, Summary):
-                summary = item
-            else:
-                parts.append(item)
-        assert summary is not None
-        text = "".join(parts)
+        text, summary = await collect(pieces)
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(summary), "logprobs": None}
         if chat:
             choice["message"] = {"role": "assistant", "content": text}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ class LlamaCppEngine(LLMEngine):
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.warmup = True
+        # xllamacpp also opens llama.cpp's own HTTP server on a random loopback port; a random key
+        # keeps local users from reaching the model around our API key, limits and queue.
+        params.api_keys = [secrets.token_urlsafe(32)]
         # llama.cpp logs every slot event at its default verbosity; keep the journal readable.
         params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else 0
         try:

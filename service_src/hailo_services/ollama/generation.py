@@ -32,6 +32,19 @@ class GenerationFailed(ServiceError):
     code = "engine_error"
 
 
+async def collect(pieces: AsyncIterator[str | Summary]) -> tuple[str, Summary]:
+    """Drain a generation for a non-streaming answer: the whole text and the summary."""
+    parts: list[str] = []
+    summary: Summary | None = None
+    async for item in pieces:
+        if isinstance(item, Summary):
+            summary = item
+        else:
+            parts.append(item)
+    assert summary is not None, "generate() always ends with a Summary"
+    return "".join(parts), summary
+
+
 def merge_sampling(spec: ModelSpec, **request: Any) -> Sampling:
     """Request values win over the model's catalog defaults; None means "not given"."""
     values = {k: v for k, v in spec.defaults.items() if k in Sampling.__dataclass_fields__}

@@ -91,11 +91,10 @@ class ResponseFormat(Lenient):
     json_schema: dict[str, Any] | None = None
 
 
-class OpenAIChatRequest(Lenient):
+class OpenAISampling(Lenient):
+    """Fields /v1/chat/completions and /v1/completions share."""
+
     model: str = Field(min_length=1)
-    messages: list[OpenAIMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int = 1
@@ -105,22 +104,18 @@ class OpenAIChatRequest(Lenient):
     seed: int | None = None
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+
+
+class OpenAIChatRequest(OpenAISampling):
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
 
 
-class OpenAICompletionRequest(Lenient):
-    model: str = Field(min_length=1)
+class OpenAICompletionRequest(OpenAISampling):
     prompt: str | list[str]
     max_tokens: int | None = Field(default=16, ge=1)  # OpenAI's documented default
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    n: int = 1
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     echo: bool = False
     suffix: str | None = None

@@ -20,7 +20,7 @@ import pytest
 if "MOLECULE_INVENTORY_FILE" not in os.environ:  # collected outside molecule: nothing to verify
     pytest.skip("runs under molecule verify only", allow_module_level=True)
 
-import testinfra.utils.ansible_runner  # noqa: E402
+import testinfra.utils.ansible_runner
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("all")
@@ -34,8 +34,10 @@ MODEL = "/var/lib/hailo-services/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
-MEASUREMENTS = os.environ.get("HAILO_MOLECULE_MEASUREMENTS", os.path.join(
-    os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "measurements.txt"))
+MEASUREMENTS = os.environ.get(
+    "HAILO_MOLECULE_MEASUREMENTS",
+    os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "measurements.txt"),
+)
 
 
 def measure(line):
@@ -47,13 +49,23 @@ def measure(line):
 
 def playbook(name, *args, timeout=1200):
     """Run one of the project's playbooks against molecule's inventory; return (rc, output)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_ROLES_PATH=os.path.join(REPO, "roles"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_NOCOLOR="1")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=os.path.join(REPO, "roles"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+    )
     t0 = time.monotonic()
-    p = subprocess.run(["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, "playbooks", name), *args],
-                       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=timeout)
+    p = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, "playbooks", name), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     print(p.stdout[-6000:])
     measure(f"ansible-playbook {name} {' '.join(args)}: rc={p.returncode} {time.monotonic() - t0:.1f} s")
     return p.returncode, p.stdout
@@ -62,7 +74,7 @@ def playbook(name, *args, timeout=1200):
 def recap(out):
     m = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", out.split("PLAY RECAP")[-1])
     assert m, out[-2000:]
-    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), m.groups())}
+    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), m.groups(), strict=False)}
 
 
 def get(path, timeout=5):
@@ -93,6 +105,7 @@ def main_pid(host):
 
 
 # --- the deployed host ------------------------------------------------------------------------
+
 
 def test_pid1_is_systemd(host):
     assert host.run("ps -p 1 -o comm=").stdout.strip() == "systemd"
@@ -128,11 +141,15 @@ def test_model_in_store(host):
 
 
 def test_unit_hardening(host):
-    props = dict(line.split("=", 1) for line in host.check_output(
-        f"systemctl show {SVC} -p Type -p User -p NotifyAccess -p Restart -p WatchdogUSec -p NoNewPrivileges "
-        "-p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices -p CapabilityBoundingSet "
-        "-p MemoryDenyWriteExecute -p RestrictAddressFamilies -p ProtectProc -p ProcSubset -p MemoryMax "
-        "-p UMask -p ActiveState -p UnitFileState").splitlines())
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            f"systemctl show {SVC} -p Type -p User -p NotifyAccess -p Restart -p WatchdogUSec -p NoNewPrivileges "
+            "-p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices -p CapabilityBoundingSet "
+            "-p MemoryDenyWriteExecute -p RestrictAddressFamilies -p ProtectProc -p ProcSubset -p MemoryMax "
+            "-p UMask -p ActiveState -p UnitFileState"
+        ).splitlines()
+    )
     assert props["Type"] == "notify" and props["NotifyAccess"] == "main" and props["User"] == SVC
     assert props["Restart"] == "on-failure" and props["WatchdogUSec"] not in ("0", "infinity")
     assert props["NoNewPrivileges"] == "yes" and props["ProtectSystem"] == "strict"
@@ -157,6 +174,7 @@ def test_process_and_socket(host):
 
 # --- real requests from the host -----------------------------------------------------------------
 
+
 def test_health_and_ready(host):
     status, body = get("/health")
     assert status == 200
@@ -172,15 +190,25 @@ def test_chat_with_the_ollama_client(host):
 
     client = ollama.Client(host=BASE, timeout=120)
     assert "smollm2:135m" in [m.model for m in client.list().models]
-    r = client.chat(model="smollm2:135m", messages=[{"role": "user", "content": "Say hello."}],
-                    options={"num_predict": 16, "temperature": 0})
+    r = client.chat(
+        model="smollm2:135m",
+        messages=[{"role": "user", "content": "Say hello."}],
+        options={"num_predict": 16, "temperature": 0},
+    )
     assert r.message.role == "assistant" and r.message.content.strip()
-    chunks = list(client.chat(model="smollm2:135m", messages=[{"role": "user", "content": "Count to three."}],
-                              options={"num_predict": 8}, stream=True))
+    chunks = list(
+        client.chat(
+            model="smollm2:135m",
+            messages=[{"role": "user", "content": "Count to three."}],
+            options={"num_predict": 8},
+            stream=True,
+        )
+    )
     assert chunks[-1].done and "".join(c.message.content for c in chunks).strip()
 
 
 # --- operational behaviours --------------------------------------------------------------------
+
 
 def test_sigkill_recovers_within_10s(host):
     before = main_pid(host)
@@ -195,15 +223,18 @@ def test_sigkill_recovers_within_10s(host):
 def test_changed_variable_restarts_with_new_config(host):
     before = main_pid(host)
     rc, out = playbook("site.yml", "-e", "hailo_ollama_num_ctx=1024")
-    assert rc == 0 and recap(out)["changed"] >= 2       # config + restart handler
+    assert rc == 0 and recap(out)["changed"] >= 2  # config + restart handler
     assert "num_ctx: 1024" in host.file(CONFIG).content_string
     assert main_pid(host) != before and get("/health/ready")[0] == 200
 
 
-@pytest.mark.parametrize("extra, key", [
-    ('{"hailo_ollama_config_extra": {"bogus_key": 1}}', "bogus_key"),
-    ('{"hailo_ollama_keep_alive": "soonish"}', "keep_alive"),
-])
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        ('{"hailo_ollama_config_extra": {"bogus_key": 1}}', "bogus_key"),
+        ('{"hailo_ollama_keep_alive": "soonish"}', "keep_alive"),
+    ],
+)
 def test_broken_config_fails_and_leaves_service_untouched(host, extra, key):
     before_pid, before_cfg = main_pid(host), host.file(CONFIG).sha256sum
     rc, out = playbook("site.yml", "-e", extra)
@@ -215,8 +246,17 @@ def test_broken_config_fails_and_leaves_service_untouched(host, extra, key):
 
 def test_npu_budget_fails_before_installing(host):
     before_pid = main_pid(host)
-    rc, out = playbook("site.yml", "-e", "hailo_npu=true", "-e", "hailo_ollama_engine=auto",
-                       "-e", "hailo_ollama_model=llama3.2:3b", "-e", "hailo_runtime_npu_memory_mb=2048")
+    rc, out = playbook(
+        "site.yml",
+        "-e",
+        "hailo_npu=true",
+        "-e",
+        "hailo_ollama_engine=auto",
+        "-e",
+        "hailo_ollama_model=llama3.2:3b",
+        "-e",
+        "hailo_runtime_npu_memory_mb=2048",
+    )
     assert rc != 0 and recap(out)["changed"] == 0
     assert "NPU memory budget exceeded" in out and "hailo-ollama (llama3.2:3b): 3130 MB" in out
     assert main_pid(host) == before_pid
