@@ -177,3 +177,31 @@ def test_images_and_tools_are_refused(client):
     with pytest.raises(ollama.ResponseError) as err:
         client.chat(model=MODEL, messages=[{"role": "user", "content": "hi"}], tools=[tool])
     assert err.value.status_code == 400
+
+
+def test_delete_downloaded_model(client, server):
+    """A file in the store under a catalog name is listed, and DELETE removes it."""
+    models = server.log.parent / "models"
+    models.mkdir(exist_ok=True)
+    fake = models / "qwen2-1_5b-instruct-q4_k_m.gguf"
+    fake.write_bytes(b"not really a model")
+    assert "qwen2:1.5b" in [m.model for m in client.list().models]
+    assert client.delete("qwen2:1.5b").status == "success"
+    assert not fake.exists()
+    assert "qwen2:1.5b" not in [m.model for m in client.list().models]
+
+
+def test_loading_a_broken_model_file_is_a_clear_error(client, server):
+    models = server.log.parent / "models"
+    models.mkdir(exist_ok=True)
+    broken = models / "qwen2-1_5b-instruct-q4_k_m.gguf"
+    broken.write_bytes(b"GGUF but truncated")
+    try:
+        with pytest.raises(ollama.ResponseError) as err:
+            client.chat(model="qwen2:1.5b", messages=[{"role": "user", "content": "hi"}])
+        assert err.value.status_code == 500
+        assert "could not load" in err.value.error
+        # the default model still answers
+        assert client.generate(model=MODEL, prompt="hi", options={"num_predict": 1}).done
+    finally:
+        broken.unlink()

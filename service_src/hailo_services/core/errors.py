@@ -83,6 +83,14 @@ class EngineTimeout(ServiceError):
     code = "timeout"
 
 
+class EngineFailure(ServiceError):
+    """The engine failed (a model that will not load, a device error): not the client's fault."""
+
+    status = 500
+    type = "server_error"
+    code = "engine_error"
+
+
 class ClientGone(Exception):
     """The client disconnected while its request waited or ran; nothing is sent back."""
 

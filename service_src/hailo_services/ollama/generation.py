@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..core.errors import BadRequest, EngineTimeout, ServiceError
+from ..core.errors import BadRequest, EngineFailure, EngineTimeout
 from ..core.metrics import ServiceMetrics
 from ..core.streaming import Finished, run_streaming
 from .catalog import ModelSpec
@@ -24,12 +24,6 @@ class Summary:
     load_s: float
     total_s: float
     first_token_s: float | None
-
-
-class GenerationFailed(ServiceError):
-    status = 500
-    type = "server_error"
-    code = "engine_error"
 
 
 async def collect(pieces: AsyncIterator[str | Summary]) -> tuple[str, Summary]:
@@ -96,7 +90,7 @@ async def generate(
             except UnsupportedRequest as exc:
                 raise BadRequest(str(exc)) from None
             except EngineError as exc:
-                raise GenerationFailed(f"{lm.spec.name}: {exc}") from None
+                raise EngineFailure(f"{lm.spec.name}: {exc}") from None
             engine_s = time.perf_counter() - engine_started
             name, m = lm.spec.name, metrics
             m.inference_seconds.labels(m.service, name).observe(engine_s)

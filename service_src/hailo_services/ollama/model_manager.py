@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core import model_store
-from ..core.errors import NotFound, QueueFull
+from ..core.errors import EngineFailure, NotFound, QueueFull
 from ..core.metrics import ServiceMetrics
 from ..core.work_queue import WorkQueue
 from .catalog import ModelSpec, load_catalog, resolve_name
-from .engine import LLMEngine
+from .engine import EngineError, LLMEngine
 from .keep_alive import parse_keep_alive
 from .settings import OllamaSettings
 
@@ -128,7 +128,10 @@ class ModelManager:
         engine = self._factory()
         started = time.perf_counter()
         log.info("loading %s from %s on %s", spec.name, path, self.engine_kind)
-        await asyncio.to_thread(engine.load, spec, path, num_ctx=num_ctx)
+        try:
+            await asyncio.to_thread(engine.load, spec, path, num_ctx=num_ctx)
+        except EngineError as exc:
+            raise EngineFailure(f"model '{spec.name}' could not be loaded: {exc}", code="model_load_failed") from None
         load_s = time.perf_counter() - started
         queue = WorkQueue(
             spec.name,
