@@ -176,12 +176,23 @@ async def _run(
 
     first, exhausted = await prime(pieces)
 
+    model_json = json.dumps(model)
+    key, close = (
+        ('"message": {"role": "assistant", "content"', '}, "done": false}')
+        if chat
+        else (
+            '"response"',
+            ', "done": false}',
+        )
+    )
+
     def as_line(item: Any) -> bytes:
         if isinstance(item, Summary):
             return (json.dumps(chunk("") | {"done": True} | _final_stats(item)) + "\n").encode()
         if isinstance(item, dict):
             return (json.dumps(item) + "\n").encode()
-        return (json.dumps(chunk(item)) + "\n").encode()
+        # The per-token line, built from a template: this runs once per token on the CPU the engine shares.
+        return f'{{"model": {model_json}, "created_at": "{_now()}", {key}: {json.dumps(item)}{close}\n'.encode()
 
     def on_error(exc: Exception) -> dict[str, Any]:
         return {"error": exc.message if isinstance(exc, ServiceError) else str(exc)}

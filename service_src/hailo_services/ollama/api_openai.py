@@ -168,6 +168,11 @@ async def _respond(
             "system_fingerprint": f"hailo-{manager.engine_kind}",
         }
 
+    # The per-token event, built from a template: this runs once per token on the CPU the engine shares.
+    marker = "\u0000TOKEN\u0000"
+    head, _, tail = _sse(chunk(marker, None)).partition(json.dumps(marker).encode())
+    token_head, token_tail = head, tail
+
     async def body() -> AsyncIterator[bytes]:
         if chat:
             yield _sse(chunk("", None, role=True))
@@ -188,7 +193,7 @@ async def _respond(
             elif isinstance(item, dict):
                 yield _sse(item)
             else:
-                yield _sse(chunk(item, None))
+                yield token_head + json.dumps(item).encode() + token_tail
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
