@@ -133,20 +133,17 @@ async def _load_or_unload(request: Request, model: str, keep_alive: Any, chat: b
 
 async def _run(
     request: Request,
+    req: OllamaChatRequest | OllamaGenerateRequest,
     *,
-    model: str,
-    stream: bool,
-    keep_alive: Any,
-    options: OllamaOptions | None,
-    fmt: Any,
     chat_messages: list[Message] | None = None,
     prompt: str | None = None,
     shape: str = "chat",
 ) -> Response:
+    model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
     manager = _manager(request)
     settings = request.app.state.settings
     spec = manager.spec(model)
-    sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(fmt))
+    sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format))
     pieces = generate(
         manager,
         request.app.state.metrics,
@@ -298,15 +295,7 @@ async def chat(request: Request) -> Response:
     if any(m.images for m in req.messages):
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     messages = [{"role": m.role, "content": m.content} for m in req.messages]
-    return await _run(
-        request,
-        model=req.model,
-        stream=req.stream,
-        keep_alive=req.keep_alive,
-        options=req.options,
-        fmt=req.format,
-        chat_messages=messages,
-    )
+    return await _run(request, req, chat_messages=messages)
 
 
 @router.post("/api/generate")
@@ -323,17 +312,7 @@ async def generate_route(request: Request) -> Response:
     if not req.raw:  # raw: the prompt goes to the model as-is, without the chat template
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt or ""})
-    return await _run(
-        request,
-        model=req.model,
-        stream=req.stream,
-        keep_alive=req.keep_alive,
-        options=req.options,
-        fmt=req.format,
-        chat_messages=messages,
-        prompt=req.prompt or "",
-        shape="generate",
-    )
+    return await _run(request, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
 
 
 @router.post("/api/pull")

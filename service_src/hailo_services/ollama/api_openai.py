@@ -16,7 +16,7 @@ from ..core.request_body import parse_json
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
 from .model_manager import ModelManager
-from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, ResponseFormat
+from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, OpenAISampling, ResponseFormat
 from .streaming_response import prime, with_first
 
 router = APIRouter(prefix="/v1")
@@ -101,14 +101,14 @@ def _error_event(exc: Exception) -> dict[str, Any]:
 
 async def _respond(
     request: Request,
+    req: OpenAISampling,
     *,
-    model: str,
-    stream: bool,
-    include_usage: bool,
     sampling_args: dict[str, Any],
     chat_messages: list[Message] | None,
     prompt: str | None,
 ) -> Response:
+    model, stream = req.model, req.stream
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
     manager = _manager(request)
     spec = manager.spec(model)
     sampling = merge_sampling(spec, **sampling_args)
@@ -223,15 +223,7 @@ async def chat_completions(request: Request) -> Response:
         messages.append({"role": role, "content": _text_of(m)})
     args = _common_sampling(req) | _format(req.response_format)
     args["max_tokens"] = req.max_completion_tokens or req.max_tokens
-    return await _respond(
-        request,
-        model=req.model,
-        stream=req.stream,
-        include_usage=bool(req.stream_options and req.stream_options.include_usage),
-        sampling_args=args,
-        chat_messages=messages,
-        prompt=None,
-    )
+    return await _respond(request, req, sampling_args=args, chat_messages=messages, prompt=None)
 
 
 @router.post("/completions")
@@ -246,12 +238,4 @@ async def completions(request: Request) -> Response:
         raise BadRequest("echo and suffix are not supported")
     args = _common_sampling(req)
     args["max_tokens"] = req.max_tokens
-    return await _respond(
-        request,
-        model=req.model,
-        stream=req.stream,
-        include_usage=bool(req.stream_options and req.stream_options.include_usage),
-        sampling_args=args,
-        chat_messages=None,
-        prompt=prompt,
-    )
+    return await _respond(request, req, sampling_args=args, chat_messages=None, prompt=prompt)
