@@ -142,6 +142,17 @@ def test_generation_deadline_is_504(start_server):
         timeout=60,
     )
     assert r.status_code == 504 and r.json()["error"]["type"] == "timeout_error"
+    # Streamed: the deadline ends the stream with an in-band error (the status line is already sent).
+    with httpx.stream("POST", f"{srv.url}/api/generate", json=BUSY, timeout=60) as r:
+        lines = [json.loads(line) for line in r.iter_lines() if line]
+    assert r.status_code == 200 and lines[0]["done"] is False
+    assert "longer than" in lines[-1]["error"]
+    assert len(lines) < 1000  # stopped long before the 2000 tokens asked for
+    body = {"model": MODEL, "prompt": BUSY["prompt"], "max_tokens": 2000, "temperature": 0, "stream": True}
+    with httpx.stream("POST", f"{srv.url}/v1/completions", json=body, timeout=60) as r:
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert json.loads(events[-2].removeprefix("data: "))["error"]["code"] == "timeout"
+    assert events[-1] == "data: [DONE]"
 
 
 def test_client_disconnect_frees_the_model(start_server):

@@ -29,8 +29,13 @@ class Finished(Generic[R]):
 _DONE = object()
 
 
-async def run_streaming(produce: Callable[[Emit], R]) -> AsyncIterator[Any]:
-    """Yield each emitted item, then a :class:`Finished` holding ``produce``'s return value."""
+async def run_streaming(produce: Callable[[Emit], R], deadline_s: float | None = None) -> AsyncIterator[Any]:
+    """Yield each emitted item, then a :class:`Finished` holding ``produce``'s return value.
+
+    Past ``deadline_s`` the producer is told to stop and the iterator raises TimeoutError. The timer
+    lives here, not in the caller, because a streamed response is consumed in another task than the
+    one that started it, and a task-bound timeout would cancel the wrong task.
+    """
     loop = asyncio.get_running_loop()
     pending: collections.deque[Any] = collections.deque()
     ready = asyncio.Event()
@@ -67,11 +72,22 @@ async def run_streaming(produce: Callable[[Emit], R]) -> AsyncIterator[Any]:
             return
         push((_DONE, None, result))
 
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        stop.set()
+        ready.set()
+
+    timer = loop.call_later(deadline_s, expire) if deadline_s is not None else None
     future = loop.run_in_executor(None, run)
     try:
         while True:
             await ready.wait()
             ready.clear()
+            if expired:
+                raise TimeoutError(f"no result within {deadline_s:g} s")
             while pending:
                 item = pending.popleft()
                 if isinstance(item, tuple) and len(item) == 3 and item[0] is _DONE:
@@ -81,6 +97,8 @@ async def run_streaming(produce: Callable[[Emit], R]) -> AsyncIterator[Any]:
                     return
                 yield item
     finally:
+        if timer is not None:
+            timer.cancel()
         stop.set()
         # Wait for the engine to notice and return, even if we are being cancelled.
         await asyncio.shield(future)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -75,9 +74,9 @@ async def generate(
                     return lm.engine.chat(messages or [], sampling, emit)
                 return lm.engine.complete(prompt or "", sampling, emit)
 
-            stream = run_streaming(produce)
+            stream = run_streaming(produce, deadline_s)
             try:
-                async with contextlib.aclosing(stream), asyncio.timeout(deadline_s):
+                async with contextlib.aclosing(stream):
                     async for item in stream:
                         if isinstance(item, Finished):
                             stats: GenerationStats = item.result
