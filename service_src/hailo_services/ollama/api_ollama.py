@@ -20,7 +20,7 @@ from .generation import Summary, collect, generate, merge_sampling
 from .keep_alive import parse_keep_alive
 from .model_manager import LoadedModel, ModelManager
 from .schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaModelRequest, OllamaOptions
-from .streaming_response import prime, with_first
+from .streaming_response import prime, template, with_first
 
 OLLAMA_API_VERSION = "0.6.0"
 NDJSON = "application/x-ndjson"
@@ -159,8 +159,8 @@ async def _run(
     )
     chat = shape == "chat"
 
-    def chunk(text: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "created_at": _now()}
+    def chunk(text: str, created_at: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "created_at": created_at or _now()}
         if chat:
             body["message"] = {"role": "assistant", "content": text}
         else:
@@ -173,14 +173,8 @@ async def _run(
 
     first, exhausted = await prime(pieces)
 
-    model_json = json.dumps(model)
-    key, close = (
-        ('"message": {"role": "assistant", "content"', '}, "done": false}')
-        if chat
-        else (
-            '"response"',
-            ', "done": false}',
-        )
+    head, middle, tail = template(
+        lambda created_at, text: (json.dumps(chunk(text, created_at)) + "\n").encode(), "created_at", "text"
     )
 
     def as_line(item: Any) -> bytes:
@@ -188,8 +182,7 @@ async def _run(
             return (json.dumps(chunk("") | {"done": True} | _final_stats(item)) + "\n").encode()
         if isinstance(item, dict):
             return (json.dumps(item) + "\n").encode()
-        # The per-token line, built from a template: this runs once per token on the CPU the engine shares.
-        return f'{{"model": {model_json}, "created_at": "{_now()}", {key}: {json.dumps(item)}{close}\n'.encode()
+        return head + json.dumps(_now()).encode() + middle + json.dumps(item).encode() + tail
 
     def on_error(exc: Exception) -> dict[str, Any]:
         return {"error": exc.message if isinstance(exc, ServiceError) else str(exc)}

@@ -17,7 +17,7 @@ from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
 from .model_manager import ModelManager
 from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, OpenAISampling, ResponseFormat
-from .streaming_response import prime, with_first
+from .streaming_response import prime, template, with_first
 
 router = APIRouter(prefix="/v1")
 
@@ -168,10 +168,7 @@ async def _respond(
             "system_fingerprint": f"hailo-{manager.engine_kind}",
         }
 
-    # The per-token event, built from a template: this runs once per token on the CPU the engine shares.
-    marker = "\u0000TOKEN\u0000"
-    head, _, tail = _sse(chunk(marker, None)).partition(json.dumps(marker).encode())
-    token_head, token_tail = head, tail
+    token_head, token_tail = template(lambda text: _sse(chunk(text, None)), "text")
 
     async def body() -> AsyncIterator[bytes]:
         if chat:
