@@ -1,4 +1,5 @@
-"""``hailo-services``: run a service (what the systemd unit calls), list services, check a config file."""
+"""``hailo-services``: run a service (what the systemd unit calls), list services, check a config file,
+pull a model."""
 
 from __future__ import annotations
 
@@ -87,6 +88,45 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pull(args: argparse.Namespace) -> int:
+    """Download a catalog model's files for an engine into the store, verified by sha256."""
+    from .core import model_store
+    from .core.engine_select import resolve_engine
+
+    info = services.get(args.service)
+    try:
+        settings = info.settings_class().load(args.config, engine=args.engine)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    catalog = settings.catalog()
+    engine = resolve_engine(settings.engine, settings.hailo.device)
+    name = args.model or settings.model_for(engine)
+    spec = catalog.resolve(name) if catalog else None
+    if spec is None or not spec.artifacts(engine):
+        known = ", ".join(s.name for s in catalog.values() if s.artifacts(engine)) if catalog else ""
+        print(f"{info.name}: no model {name!r} for the {engine} engine; known: {known}", file=sys.stderr)
+        return 2
+    models_dir = args.models_dir or settings.models_dir
+    for artifact in spec.artifacts(engine):
+        if model_store.locate(models_dir, artifact) is not None:
+            print(f"{artifact.file}: present")
+            continue
+        if artifact.url is None:
+            from .core.models import how_to_get
+
+            print(f"{artifact.file}: {how_to_get(artifact, info.name, spec.name)}", file=sys.stderr)
+            return 1
+        try:
+            for p in model_store.download(artifact, models_dir):
+                done = f" {p.completed * 100 // p.total}%" if p.total and p.completed is not None else ""
+                print(f"{artifact.file}: {p.status}{done}", flush=True)
+        except (model_store.DownloadError, OSError) as exc:
+            print(f"{artifact.file}: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hailo-services", description=__doc__)
     p.add_argument("--version", action="version", version=f"hailo-services {__version__}")
@@ -107,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("service")
     check.add_argument("file")
     check.set_defaults(func=_cmd_check_config)
+    pull = sub.add_parser("pull", help="download a model's files into the store (sha256-verified)")
+    pull.add_argument("service")
+    pull.add_argument("model", nargs="?", help="catalog name (default: the service's default model)")
+    pull.add_argument("--config", type=Path, help="settings file (models_dir, engine)")
+    pull.add_argument("--engine", choices=["auto", "cpu", "hailo"])
+    pull.add_argument("--models-dir", type=Path, help="store directory (default: models_dir of the settings)")
+    pull.set_defaults(func=_cmd_pull)
     return p
 
 

@@ -1,7 +1,10 @@
 """The app factory: health, readiness, metrics, errors, limits, auth and the systemd handshake.
 
-A service passes its settings, its runtime (the thing that loads and runs models) and how its API
-shapes errors; it then adds its own routes to the returned FastAPI app.
+``create_model_app`` is what a service's ``app.py`` calls: settings, catalog, engine factory, error
+shape and routers in; a FastAPI app with the model manager (core/models.py) out.
+``create_service_app`` is the layer under it, for a service that brings its own runtime.
+Extra listeners (the Wyoming servers of the speech services) are async context managers entered in
+the app's lifespan, after the model load has started and before the app takes requests.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from . import sdnotify
+from .catalog import Catalog
+from .engine_select import resolve_engine
 from .errors import ClientGone, ErrorRenderer, ServiceError
 from .metrics import ServiceMetrics
 from .middleware import (
@@ -30,11 +36,15 @@ from .middleware import (
     MetricsMiddleware,
     error_response,
 )
+from .models import ModelManager, ModelNotPresent
 from .request_body import describe
-from .runtime import ModelNotPresent, ServiceRuntime
+from .runtime import ModelRuntime, ServiceRuntime
 from .settings import ServiceSettings
 
 log = logging.getLogger("hailo_services")
+
+# A listener beside the HTTP server: started with the app, stopped before the model is unloaded.
+Listener = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
 
 def create_service_app(
@@ -45,6 +55,7 @@ def create_service_app(
     render_error: ErrorRenderer,
     title: str,
     exit_on_load_failure: bool = False,
+    listeners: Sequence[Listener] = (),
 ) -> FastAPI:
     started_at = time.time()
     state: dict[str, Any] = {"load_error": None}
@@ -84,7 +95,10 @@ def create_service_app(
             tasks.append(asyncio.create_task(watchdog(interval)))
         app.state.background = tasks
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                for listener in listeners:
+                    await stack.enter_async_context(listener(app))
+                yield
         finally:
             sdnotify.notify("STOPPING=1")
             for t in tasks:
@@ -162,4 +176,45 @@ def create_service_app(
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     app.add_middleware(ApiKeyMiddleware, api_key=api_key, render=render_error)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def create_model_app(
+    settings: ServiceSettings,
+    *,
+    catalog: Catalog,
+    engine_factory: Callable[[str, Any], Callable[[Any], Any]],
+    render_error: ErrorRenderer,
+    routers: Sequence[Any],
+    metrics_class: type[ServiceMetrics] = ServiceMetrics,
+    listeners: Sequence[Listener] = (),
+    load_options: dict[str, Any] | None = None,
+    reload_on_new_options: bool = False,
+    exit_on_load_failure: bool = False,
+) -> FastAPI:
+    """A model-serving service: ``engine_factory(engine_kind, settings)`` returns ``make(spec) -> engine``."""
+    engine_kind = resolve_engine(settings.engine, settings.hailo.device)
+    metrics = metrics_class(settings.service_name)
+    manager = ModelManager(
+        settings,
+        engine_kind,
+        catalog,
+        engine_factory(engine_kind, settings),
+        metrics,
+        default_model=settings.model_for(engine_kind),
+        load_options=load_options,
+        reload_on_new_options=reload_on_new_options,
+    )
+    app = create_service_app(
+        settings=settings,
+        runtime=ModelRuntime(manager),
+        metrics=metrics,
+        render_error=render_error,
+        title=settings.service_name,
+        exit_on_load_failure=exit_on_load_failure,
+        listeners=listeners,
+    )
+    app.state.manager = manager
+    for router in routers:
+        app.include_router(router)
     return app

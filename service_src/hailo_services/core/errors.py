@@ -66,6 +66,14 @@ class PayloadTooLarge(ServiceError):
     code = "request_too_large"
 
 
+class UnsupportedMediaType(ServiceError):
+    """A body (or image format) we recognise but do not take: a PDF, a video, text, an SVG..."""
+
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
 class QueueFull(ServiceError):
     status = 503
     type = "server_error"

@@ -1,4 +1,9 @@
-"""Prometheus metrics (``hailo_`` prefix), one registry per app so several apps can live in a process."""
+"""Prometheus metrics (``hailo_`` prefix), one registry per app so several apps can live in a process.
+
+:class:`ServiceMetrics` holds what every service has (requests, latency, queue, inference time, model
+loads). A service with metrics of its own subclasses it (hailo-ollama's token counters live in
+``ollama/metrics.py``) and passes the subclass to the app factory.
+"""
 
 from __future__ import annotations
 
@@ -36,17 +41,6 @@ class ServiceMetrics:
             ["service", "model"],
             buckets=LATENCY_BUCKETS,
             registry=r,
-        )
-        self.time_to_first_token = Histogram(
-            "hailo_time_to_first_token_seconds",
-            "Time from engine start to first token",
-            ["service", "model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.tokens = Counter("hailo_tokens", "Tokens processed", ["service", "model", "kind"], registry=r)
-        self.tokens_per_second = Gauge(
-            "hailo_tokens_per_second", "Decode speed of the last generation", ["service", "model"], registry=r
         )
         self.models_loaded = Gauge("hailo_models_loaded", "Models in memory", ["service"], registry=r)
         self.model_load_seconds = Histogram(

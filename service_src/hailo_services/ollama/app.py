@@ -1,4 +1,4 @@
-"""hailo-ollama's app: the core app factory + the Ollama and OpenAI routers + the model manager."""
+"""hailo-ollama's app: the core model app + the Ollama and OpenAI routers."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from ..core.app import create_service_app
-from ..core.engine_select import resolve_engine
+from ..core.app import create_model_app
 from ..core.errors import openai_error, plain_error
-from ..core.metrics import ServiceMetrics
-from ..core.runtime import ModelNotPresent
 from . import api_ollama, api_openai
+from .catalog import ModelSpec, catalog
 from .engine import LLMEngine
-from .model_manager import ModelManager
-from .settings import OllamaSettings
+from .metrics import LLMMetrics
+from .settings import Settings
 
 
 def render_error(request: Request, status: int, message: str, type_: str, code: str | None) -> dict[str, Any]:
@@ -25,8 +23,8 @@ def render_error(request: Request, status: int, message: str, type_: str, code: 
     return plain_error(request, status, message, type_, code)
 
 
-def engine_factory(kind: str, settings: OllamaSettings):
-    def make() -> LLMEngine:
+def engine_factory(kind: str, settings: Settings):
+    def make(spec: ModelSpec) -> LLMEngine:
         if kind == "hailo":
             from .hailo import HailoLLMEngine
 
@@ -38,62 +36,16 @@ def engine_factory(kind: str, settings: OllamaSettings):
     return make
 
 
-class OllamaRuntime:
-    def __init__(self, settings: OllamaSettings, manager: ModelManager):
-        self.settings = settings
-        self.manager = manager
-        self.engine_name = manager.engine_kind
-        self._started = False
-
-    def model_name(self) -> str:
-        return self.settings.model
-
-    async def start(self) -> None:
-        self.manager.start_reaper()
-        if self.settings.preload:
-            spec = self.manager.spec(self.settings.model)
-            if self.manager.path_of(spec) is None:
-                raise ModelNotPresent(
-                    f'model \'{spec.name}\' is not downloaded (pull it: POST /api/pull {{"model": "{spec.name}"}})'
-                )
-            lm, _ = await self.manager.acquire(spec.name)
-            await self.manager.release(lm)
-        self._started = True
-
-    async def stop(self) -> None:
-        await self.manager.stop_reaper()
-        await self.manager.unload_all()
-
-    def readiness(self) -> tuple[bool, str]:
-        if not self._started:
-            return False, "model_loading"
-        if self.manager.get_loaded(self.settings.model):
-            return True, "model loaded"
-        return True, "model unloaded (keep_alive expired); it loads on the next request"
-
-    def health_details(self) -> dict[str, Any]:
-        return {
-            "loaded_models": [
-                {"name": lm.spec.name, "busy": lm.queue.busy, "waiting": lm.queue.waiting}
-                for lm in self.manager.loaded()
-            ]
-        }
-
-
-def create_app(settings: OllamaSettings, *, exit_on_load_failure: bool = False) -> FastAPI:
-    engine_kind = resolve_engine(settings.engine, settings.hailo.device)
-    metrics = ServiceMetrics(settings.service_name)
-    manager = ModelManager(settings, engine_kind, engine_factory(engine_kind, settings), metrics)
-    runtime = OllamaRuntime(settings, manager)
-    app = create_service_app(
-        settings=settings,
-        runtime=runtime,
-        metrics=metrics,
+def create_app(settings: Settings, *, exit_on_load_failure: bool = False) -> FastAPI:
+    return create_model_app(
+        settings,
+        catalog=catalog(),
+        engine_factory=engine_factory,
         render_error=render_error,
-        title="hailo-ollama",
+        routers=[api_ollama.router, api_openai.router],
+        metrics_class=LLMMetrics,
+        load_options={"num_ctx": settings.num_ctx},
+        # Ollama reloads a model when a request asks for another num_ctx.
+        reload_on_new_options=True,
         exit_on_load_failure=exit_on_load_failure,
     )
-    app.state.manager = manager
-    app.include_router(api_ollama.router)
-    app.include_router(api_openai.router)
-    return app

@@ -54,7 +54,8 @@ class LlamaCppEngine(LLMEngine):
         self._size = 0
         self._stop: tuple[str, ...] = ()
 
-    def load(self, spec: ModelSpec, path: Path, *, num_ctx: int) -> None:
+    def load(self, spec: ModelSpec, paths: list[Path], *, num_ctx: int) -> None:
+        path = paths[0]
         import xllamacpp
 
         params = xllamacpp.CommonParams()

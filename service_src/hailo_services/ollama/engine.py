@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..core.models import EngineError, UnsupportedRequest
 from .catalog import ModelSpec
+
+__all__ = ["EngineError", "GenerationStats", "LLMEngine", "Message", "Sampling", "UnsupportedRequest"]
 
 Emit = Callable[[str], bool]
 Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
@@ -47,19 +50,12 @@ class GenerationStats:
     cached_tokens: int = 0
 
 
-class EngineError(RuntimeError):
-    """The engine failed on a request (not the client's fault)."""
-
-
-class UnsupportedRequest(ValueError):
-    """The request asks for something this engine cannot do (answered as 400)."""
-
-
 class LLMEngine(ABC):
     kind: str
 
     @abstractmethod
-    def load(self, spec: ModelSpec, path: Path, *, num_ctx: int) -> None: ...
+    def load(self, spec: ModelSpec, paths: list[Path], *, num_ctx: int) -> None:
+        """Load the model from ``paths[0]`` (the GGUF or HEF)."""
 
     @abstractmethod
     def unload(self) -> None: ...

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..core.errors import BadRequest, EngineFailure, EngineTimeout
-from ..core.metrics import ServiceMetrics
+from ..core.models import ModelManager
 from ..core.streaming import Finished, run_streaming
 from .catalog import ModelSpec
 from .engine import EngineError, GenerationStats, Message, Sampling, UnsupportedRequest
-from .model_manager import ModelManager
+from .metrics import LLMMetrics
 
 
 @dataclass
@@ -49,7 +49,7 @@ def merge_sampling(spec: ModelSpec, **request: Any) -> Sampling:
 
 async def generate(
     manager: ModelManager,
-    metrics: ServiceMetrics,
+    metrics: LLMMetrics,
     *,
     model: str,
     kind: Literal["chat", "complete"],
@@ -63,42 +63,39 @@ async def generate(
 ) -> AsyncIterator[str | Summary]:
     """Yield text pieces, then one :class:`Summary`. Errors before the first piece are ServiceErrors."""
     started = time.perf_counter()
-    lm, load_s = await manager.acquire(model, num_ctx)
-    try:
-        async with lm.queue.slot(disconnected):
-            engine_started = time.perf_counter()
-            first: float | None = None
+    session = manager.session(model, options={"num_ctx": num_ctx}, keep_alive=keep_alive, disconnected=disconnected)
+    async with session as (lm, load_s):
+        engine_started = time.perf_counter()
+        first: float | None = None
 
-            def produce(emit: Callable[[str], bool]) -> GenerationStats:
-                if kind == "chat":
-                    return lm.engine.chat(messages or [], sampling, emit)
-                return lm.engine.complete(prompt or "", sampling, emit)
+        def produce(emit: Callable[[str], bool]) -> GenerationStats:
+            if kind == "chat":
+                return lm.engine.chat(messages or [], sampling, emit)
+            return lm.engine.complete(prompt or "", sampling, emit)
 
-            stream = run_streaming(produce, deadline_s)
-            try:
-                async with contextlib.aclosing(stream):
-                    async for item in stream:
-                        if isinstance(item, Finished):
-                            stats: GenerationStats = item.result
-                            break
-                        if first is None:
-                            first = time.perf_counter() - engine_started
-                        yield item
-            except TimeoutError:
-                raise EngineTimeout(f"generation took longer than {deadline_s:g} s and was stopped") from None
-            except UnsupportedRequest as exc:
-                raise BadRequest(str(exc)) from None
-            except EngineError as exc:
-                raise EngineFailure(f"{lm.spec.name}: {exc}") from None
-            engine_s = time.perf_counter() - engine_started
-            name, m = lm.spec.name, metrics
-            m.inference_seconds.labels(m.service, name).observe(engine_s)
-            if first is not None:
-                m.time_to_first_token.labels(m.service, name).observe(first)
-            m.tokens.labels(m.service, name, "prompt").inc(stats.prompt_tokens)
-            m.tokens.labels(m.service, name, "completion").inc(stats.completion_tokens)
-            if stats.eval_s > 0 and stats.completion_tokens:
-                m.tokens_per_second.labels(m.service, name).set(stats.completion_tokens / stats.eval_s)
-        yield Summary(lm.spec.name, stats, load_s, time.perf_counter() - started, first)
-    finally:
-        await manager.release(lm, keep_alive)
+        stream = run_streaming(produce, deadline_s)
+        try:
+            async with contextlib.aclosing(stream):
+                async for item in stream:
+                    if isinstance(item, Finished):
+                        stats: GenerationStats = item.result
+                        break
+                    if first is None:
+                        first = time.perf_counter() - engine_started
+                    yield item
+        except TimeoutError:
+            raise EngineTimeout(f"generation took longer than {deadline_s:g} s and was stopped") from None
+        except UnsupportedRequest as exc:
+            raise BadRequest(str(exc)) from None
+        except EngineError as exc:
+            raise EngineFailure(f"{lm.spec.name}: {exc}") from None
+        engine_s = time.perf_counter() - engine_started
+        name, m = lm.spec.name, metrics
+        m.inference_seconds.labels(m.service, name).observe(engine_s)
+        if first is not None:
+            m.time_to_first_token.labels(m.service, name).observe(first)
+        m.tokens.labels(m.service, name, "prompt").inc(stats.prompt_tokens)
+        m.tokens.labels(m.service, name, "completion").inc(stats.completion_tokens)
+        if stats.eval_s > 0 and stats.completion_tokens:
+            m.tokens_per_second.labels(m.service, name).set(stats.completion_tokens / stats.eval_s)
+    yield Summary(lm.spec.name, stats, load_s, time.perf_counter() - started, first)

@@ -148,7 +148,8 @@ class HailoLLMEngine(LLMEngine):
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def load(self, spec: ModelSpec, path: Path, *, num_ctx: int) -> None:
+    def load(self, spec: ModelSpec, paths: list[Path], *, num_ctx: int) -> None:
+        path = paths[0]
         if self._llm is not None:
             self.unload()
         try:

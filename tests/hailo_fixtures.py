@@ -1,4 +1,4 @@
-"""Fixtures for the Hailo engine tests.
+"""The Hailo fixtures (exposed by tests/conftest.py to every test).
 
 ``hailo_double`` installs the HailoRT test double (hailo_platform_double.py) as ``hailo_platform``
 for one test and resets ``core.hailo_device``'s process-wide VDevice state around it. Hardware tests
@@ -18,7 +18,7 @@ import pytest
 from hailo_services.core import hailo_device
 
 HAILO_DEVICE = Path("/dev/hailo0")
-_DOUBLE_PATH = Path(__file__).with_name("hailo_platform_double.py")
+_DOUBLE_PATH = Path(__file__).parent / "hailo" / "hailo_platform_double.py"
 
 
 def _load_double() -> ModuleType:
@@ -71,7 +71,7 @@ def hailo_hw() -> None:
         pytest.skip(why)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def skip_hailo_marked_without_hardware(items: list[pytest.Item]) -> None:
     # Items marked `hailo` that were selected (-m hailo) still skip cleanly on a machine without one.
     why = hailo_hardware_missing()
     if not why:

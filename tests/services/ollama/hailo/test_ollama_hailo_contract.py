@@ -57,7 +57,7 @@ def state(hailo_double: ModuleType) -> Any:
 @pytest.fixture
 def engine(hailo_double: ModuleType) -> Any:
     eng = HailoLLMEngine()
-    eng.load(SPEC, HEF, num_ctx=2048)
+    eng.load(SPEC, [HEF], num_ctx=2048)
     yield eng
     eng.unload()
 
@@ -77,7 +77,7 @@ def chat(engine: HailoLLMEngine, messages: list[dict[str, Any]], **sampling: Any
 
 def test_load_opens_a_shared_round_robin_vdevice_and_the_hef(state: Any, hailo_double: ModuleType) -> None:
     eng = HailoLLMEngine()
-    eng.load(SPEC, HEF, num_ctx=2048)
+    eng.load(SPEC, [HEF], num_ctx=2048)
     try:
         assert len(state.vdevices) == 1
         vdev = state.vdevices[0]
@@ -94,7 +94,7 @@ def test_load_opens_a_shared_round_robin_vdevice_and_the_hef(state: Any, hailo_d
 
 def test_group_id_is_configurable(state: Any) -> None:
     eng = HailoLLMEngine(group_id="hailo-services")
-    eng.load(SPEC, HEF, num_ctx=2048)
+    eng.load(SPEC, [HEF], num_ctx=2048)
     try:
         assert state.vdevices[0].group_id == "hailo-services"
     finally:
@@ -103,8 +103,8 @@ def test_group_id_is_configurable(state: Any) -> None:
 
 def test_two_engines_share_one_vdevice_released_with_the_last(state: Any) -> None:
     a, b = HailoLLMEngine(), HailoLLMEngine()
-    a.load(SPEC, HEF, num_ctx=2048)
-    b.load(SPEC, Path("/models/Qwen2-1.5B-Instruct.hef"), num_ctx=2048)
+    a.load(SPEC, [HEF], num_ctx=2048)
+    b.load(SPEC, [Path("/models/Qwen2-1.5B-Instruct.hef")], num_ctx=2048)
     assert len(state.vdevices) == 1
     vdev = state.vdevices[0]
     assert [llm.vdevice for llm in state.llms] == [vdev, vdev]
@@ -122,7 +122,7 @@ def test_two_engines_share_one_vdevice_released_with_the_last(state: Any) -> Non
 def test_num_ctx_is_ignored_and_logged(state: Any, caplog: pytest.LogCaptureFixture) -> None:
     eng = HailoLLMEngine()
     with caplog.at_level("INFO", logger="hailo_services.ollama.hailo"):
-        eng.load(SPEC, HEF, num_ctx=8192)
+        eng.load(SPEC, [HEF], num_ctx=8192)
     try:
         assert eng.context_length() == 2048
         assert sum("num_ctx=8192 ignored" in r.getMessage() for r in caplog.records) == 1
@@ -144,7 +144,7 @@ def test_a_failed_load_surfaces_as_engine_error_and_releases_the_vdevice(state: 
     state.fail_next("LLM", hailo_double.HailoRTException("Invalid HEF. See hailort.log"))
     eng = HailoLLMEngine()
     with pytest.raises(EngineError, match="Invalid HEF"):
-        eng.load(SPEC, HEF, num_ctx=2048)
+        eng.load(SPEC, [HEF], num_ctx=2048)
     assert state.vdevices[0].released
     assert hailo_device._users == 0
 
@@ -433,7 +433,7 @@ def test_no_reuse_after_a_generation_that_did_not_end_naturally(
 def test_a_nearly_full_context_is_cleared_and_the_conversation_resent(hailo_double: ModuleType, state: Any) -> None:
     state.capacity = 400
     eng = HailoLLMEngine()
-    eng.load(SPEC, HEF, num_ctx=400)
+    eng.load(SPEC, [HEF], num_ctx=400)
     try:
         chat(eng, [{"role": "user", "content": "word " * 100}])
         used = state.llms[0].get_context_usage_size()
@@ -457,7 +457,7 @@ def test_a_nearly_full_context_is_cleared_and_the_conversation_resent(hailo_doub
 def test_a_follow_up_below_the_threshold_reuses(hailo_double: ModuleType, state: Any) -> None:
     state.capacity = 400
     eng = HailoLLMEngine()
-    eng.load(SPEC, HEF, num_ctx=400)
+    eng.load(SPEC, [HEF], num_ctx=400)
     try:
         chat(eng, [{"role": "user", "content": "word " * 100}])
         conv = [{"role": "user", "content": "word " * 100}, {"role": "assistant", "content": "Hello!"}, USER2]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hailo_unit_support import clean_env, free_port
 
 from hailo_services.core import sdnotify
+from harness import clean_env, free_port
 
 
 @pytest.fixture

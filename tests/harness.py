@@ -1,19 +1,28 @@
-"""Helpers shared by the unit tests: clean environments, free ports, real servers in threads."""
+"""Helpers shared by every test: clean environments, free ports, real servers in threads or as
+subprocesses (``hailo-services run <svc>``), a local file server."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import uvicorn
+import yaml
+
+from hailo_services.services import SERVICES
 
 # Variables that would leak host configuration into settings, sd_notify or HTTP clients.
-SCRUBBED_PREFIXES = ("HAILO_OLLAMA_", "HAILO_SERVICE_")
+SCRUBBED_PREFIXES = ("HAILO_SERVICE_", *(name.upper().replace("-", "_") + "_" for name in SERVICES))
 SCRUBBED = (
     "NOTIFY_SOCKET",
     "WATCHDOG_USEC",
@@ -143,3 +152,72 @@ def start_file_server() -> tuple[FileServer, ThreadingHTTPServer, threading.Thre
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return state, httpd, thread
+
+
+@dataclass
+class Service:
+    """A service started as ``hailo-services run <name>`` in a subprocess (what systemd runs)."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_service(
+    name: str,
+    workdir: Path,
+    config: dict | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    timeout: float = 90,
+    wait_ready: bool = True,
+) -> Service:
+    """Start ``name`` on a free port with the CPU engine, models and state under ``workdir``; wait
+    until /health/ready is 200 (or, with ``wait_ready=False``, until it answers with anything but
+    "still loading")."""
+    port = free_port()
+    cfg = {
+        "port": port,
+        "engine": "cpu",
+        "models_dir": str(workdir / "models"),
+        "state_dir": str(workdir / "state"),
+        "threads": 2,
+        **(config or {}),
+    }
+    cfg_path = workdir / f"{name}.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    log = workdir / f"{name}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hailo_services.cli", "run", name, "--config", str(cfg_path)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=clean_env(env),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            r = httpx.get(f"{url}/health/ready", timeout=2)
+            if r.status_code == 200 or (not wait_ready and r.json().get("reason") != "model_loading"):
+                return Service(name, url, proc, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{name} not ready in {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_service(svc: Service) -> None:
+    if svc.proc.poll() is None:
+        svc.proc.send_signal(signal.SIGTERM)
+        try:
+            svc.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            svc.proc.kill()
+            svc.proc.wait()

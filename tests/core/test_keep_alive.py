@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hailo_services.ollama.keep_alive import FOREVER, parse_keep_alive
+from hailo_services.core.keep_alive import FOREVER, parse_keep_alive
 
 
 @pytest.mark.parametrize(

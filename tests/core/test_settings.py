@@ -39,7 +39,8 @@ def test_core_defaults():
 def test_ollama_defaults():
     s = OllamaSettings.load()
     assert s.effective_port == 11434
-    assert s.model == "smollm2:135m"
+    assert s.model is None  # the service's default for the engine (services.yaml)
+    assert s.model_for("cpu") == "smollm2:135m" and s.model_for("hailo") == "qwen2.5-instruct:1.5b"
     assert s.keep_alive == "5m"
     assert s.num_ctx == 2048
     assert s.threads is None
@@ -79,7 +80,7 @@ def test_yaml_file_load(tmp_path):
 
 def test_empty_yaml_file_means_defaults(tmp_path):
     s = OllamaSettings.load(write(tmp_path, "# nothing set\n"))
-    assert s.port == 0 and s.model == "smollm2:135m"
+    assert s.port == 0 and s.model is None
 
 
 def test_env_beats_file_including_nested(tmp_path, monkeypatch):

@@ -10,9 +10,9 @@ import pytest
 
 from hailo_services.core.errors import NotFound, QueueFull
 from hailo_services.core.metrics import ServiceMetrics
-from hailo_services.ollama.catalog import load_catalog
+from hailo_services.core.models import ModelManager
+from hailo_services.ollama.catalog import catalog, load_catalog
 from hailo_services.ollama.engine import GenerationStats, LLMEngine
-from hailo_services.ollama.model_manager import ModelManager
 from hailo_services.ollama.settings import OllamaSettings
 
 pytestmark = pytest.mark.anyio
@@ -27,8 +27,8 @@ class RecordingEngine(LLMEngine):
         self.log = log
         self.name: str | None = None
 
-    def load(self, spec, path: Path, *, num_ctx: int) -> None:
-        assert path.is_file()
+    def load(self, spec, paths: list[Path], *, num_ctx: int) -> None:
+        assert paths[0].is_file()
         self.name = spec.name
         self.log.append(("load", spec.name, num_ctx))
 
@@ -57,7 +57,16 @@ def make_manager(models_dir: Path, **settings) -> tuple[ModelManager, list, Serv
     log: list[tuple[str, str, int | None]] = []
     metrics = ServiceMetrics("svc")
     s = OllamaSettings.load(models_dir=models_dir, **settings)
-    return ModelManager(s, "cpu", lambda: RecordingEngine(log), metrics), log, metrics
+    mgr = ModelManager(
+        s,
+        "cpu",
+        catalog(),
+        lambda spec: RecordingEngine(log),
+        metrics,
+        default_model="smollm2:135m",
+        load_options={"num_ctx": s.num_ctx},
+    )
+    return mgr, log, metrics
 
 
 def loaded_gauge(metrics: ServiceMetrics) -> float | None:
@@ -106,7 +115,7 @@ async def test_unknown_and_absent_models_are_not_found(tmp_path):
     mgr, log, _ = make_manager(tmp_path)
     with pytest.raises(NotFound, match="'gpt-5' not found"):
         await mgr.acquire("gpt-5")
-    with pytest.raises(NotFound, match="try pulling it first"):
+    with pytest.raises(NotFound, match=r"is missing .*qwen2-1_5b.*hailo-services pull hailo-ollama qwen2:1.5b"):
         await mgr.acquire("qwen2:1.5b")  # in the catalog, not in the (empty) store
     assert log == [] and mgr.loaded() == []
 
@@ -153,8 +162,8 @@ async def test_num_ctx_change_reloads_when_idle(models_dir):
     mgr, log, _ = make_manager(models_dir)
     lm, _ = await mgr.acquire("smollm2")
     await mgr.release(lm)
-    lm2, _ = await mgr.acquire("smollm2", num_ctx=4096)
-    assert lm2 is not lm and lm2.num_ctx == 4096
+    lm2, _ = await mgr.acquire("smollm2", {"num_ctx": 4096})
+    assert lm2 is not lm and lm2.options["num_ctx"] == 4096
     assert log == [
         ("load", "smollm2:135m", 2048),
         ("unload", "smollm2:135m", None),

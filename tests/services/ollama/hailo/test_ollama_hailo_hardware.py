@@ -58,7 +58,7 @@ def engine(hef: Path) -> Iterator[HailoLLMEngine]:
     # Module-scoped: loading a 1.5B HEF takes ~8 s.
     eng = HailoLLMEngine()
     started = time.perf_counter()
-    eng.load(spec_for(hef), hef, num_ctx=2048)
+    eng.load(spec_for(hef), [hef], num_ctx=2048)
     print(f"\nload {hef.name}: {time.perf_counter() - started:.2f} s")
     yield eng
     eng.unload()
