@@ -26,9 +26,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,10 +39,30 @@ from typing import Any
 
 import httpx
 
+# bench/ is sys.path[0] when this runs as `python bench/llm.py` (also in the --serve-baseline child).
+from harness import (
+    READY_TIMEOUT_S,
+    Column,
+    CpuMeter,
+    Proc,
+    Service,
+    fmt_opt,
+    load_average,
+    machine_environment,
+    median_delta,
+    median_ratio,
+    percentile,
+    print_environment,
+    print_table,
+    raise_on_sigterm,
+    start_service,
+    verdict,
+    wait_for,
+)
+
 GOAL_TPS_RATIO = 1.0  # ours / baseline, at least
 GOAL_TTFT_DELTA_MS = 10.0  # ours - baseline, at most
 NOISY_LOAD = 0.2  # cores used by other processes that make a run noisy
-READY_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 600.0
 
 PROMPT = (
@@ -120,12 +137,6 @@ def catalog_entry(model_path: Path) -> tuple[str, dict[str, Any]]:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) -> int:
     """Child process: llama.cpp's HTTP server with the params of hailo_services.ollama.cpu; runs until
     stdin closes (the parent exiting or closing it)."""
@@ -148,38 +159,6 @@ def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) ->
     return 0
 
 
-class Proc:
-    """A child process whose output goes to a log file; stopped with terminate, then kill."""
-
-    def __init__(self, name: str, argv: list[str], log: Path, stdin: int | None = None):
-        self.name, self.log = name, log
-        self._log_file = log.open("wb")
-        self.popen = subprocess.Popen(argv, stdin=stdin, stdout=self._log_file, stderr=subprocess.STDOUT)
-
-    def check_alive(self) -> None:
-        if self.popen.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with status {self.popen.returncode}\n{self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.popen.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdin.close()
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log_file.close()
-
-
 def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tuple[Proc, str]:
     address_file = workdir / "baseline.address"
     argv = [
@@ -192,127 +171,33 @@ def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tu
         str(address_file),
     ]
     proc = Proc("llama.cpp baseline", argv, workdir / "baseline.log", stdin=subprocess.PIPE)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not address_file.exists():
-        proc.check_alive()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"llama.cpp baseline did not start in {READY_TIMEOUT_S:g} s\n{proc.tail()}")
-        time.sleep(0.1)
+    wait_for(
+        address_file.exists,
+        proc,
+        READY_TIMEOUT_S,
+        f"llama.cpp baseline did not start in {READY_TIMEOUT_S:g} s",
+        interval_s=0.1,
+    )
     return proc, address_file.read_text().strip().rstrip("/")
 
 
-def start_service(workdir: Path, model_path: Path, model_name: str, threads: int, num_ctx: int) -> tuple[Proc, str]:
+def start_ollama(workdir: Path, model_path: Path, model_name: str, threads: int, num_ctx: int) -> Service:
     models_dir = workdir / "models"
     models_dir.mkdir()
     # The service finds a model in models_dir first, then in the package that ships it.
     (models_dir / model_path.name).symlink_to(model_path.resolve())
-    config = workdir / "hailo-ollama.yaml"
-    config.write_text(
-        "\n".join(
-            [
-                f"model: {json.dumps(model_name)}",
-                f"threads: {threads}",
-                f"num_ctx: {num_ctx}",
-                "keep_alive: -1",
-                "preload: true",
-                "allow_pull: false",
-                "log_level: warning",
-                f"models_dir: {json.dumps(str(models_dir))}",
-                f"state_dir: {json.dumps(str(workdir / 'state'))}",
-            ]
-        )
-        + "\n"
-    )
-    port = free_port()
-    exe = Path(sys.executable).with_name("hailo-services")
-    argv = [
-        str(exe),
-        "run",
-        "hailo-ollama",
-        "--engine",
-        "cpu",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--config",
-        str(config),
-    ]
-    proc = Proc("hailo-ollama", argv, workdir / "hailo-ollama.log")
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=5) as client:
-        while True:
-            proc.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(f"{base}/health/ready").status_code == 200:
-                    return proc, base
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"hailo-ollama was not ready in {READY_TIMEOUT_S:g} s\n{proc.tail()}")
-            time.sleep(0.2)
-
-
-# ----------------------------------------------------------------------------------------- CPU time
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _proc_cpu_ticks(pid: int | str) -> int | None:
-    """utime + stime of a process, all threads, in clock ticks (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12])
-
-
-def _busy_ticks() -> int | None:
-    """Busy ticks of all CPUs together (everything but idle and iowait)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    values = [int(v) for v in fields[:8]]
-    return sum(values) - values[3] - values[4]
-
-
-class CpuMeter:
-    """CPU time of the servers, and of everything else on the machine, between two snapshots."""
-
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-
-    def snapshot(self) -> dict[str, int | None]:
-        snap = {name: _proc_cpu_ticks(pid) for name, pid in self.pids.items()}
-        snap["self"] = _proc_cpu_ticks("self")
-        snap["busy"] = _busy_ticks()
-        return snap
-
-    @staticmethod
-    def delta_s(a: dict[str, int | None], b: dict[str, int | None], key: str) -> float | None:
-        if a.get(key) is None or b.get(key) is None:
-            return None
-        return (b[key] - a[key]) / CLK_TCK  # type: ignore[operator]
-
-    def other_load(self, a: dict[str, int | None], b: dict[str, int | None], wall_s: float) -> float | None:
-        """Cores used by other processes (another workload on the box makes the numbers noisy)."""
-        total = self.delta_s(a, b, "busy")
-        ours = [self.delta_s(a, b, k) for k in (*self.pids, "self")]
-        if total is None or wall_s <= 0 or any(v is None for v in ours):
-            return None
-        return max(total - sum(v for v in ours if v is not None), 0.0) / wall_s
-
-    def wait_quiet(self, max_wait_s: float, threshold: float = 0.15, window_s: float = 0.5) -> float | None:
-        """Wait (at most max_wait_s) until other processes use less than ``threshold`` cores."""
-        deadline = time.monotonic() + max_wait_s
-        load: float | None = None
-        while True:
-            a, t = self.snapshot(), time.perf_counter()
-            time.sleep(window_s)
-            load = self.other_load(a, self.snapshot(), time.perf_counter() - t)
-            if load is None or load < threshold or time.monotonic() >= deadline:
-                return load
+    config = {
+        "model": model_name,
+        "threads": threads,
+        "num_ctx": num_ctx,
+        "keep_alive": -1,
+        "preload": True,
+        "allow_pull": False,
+        "log_level": "warning",
+        "models_dir": str(models_dir),
+        "state_dir": str(workdir / "state"),
+    }
+    return start_service("hailo-ollama", config, workdir=workdir, engine="cpu")
 
 
 # ------------------------------------------------------------------------------------------ requests
@@ -448,17 +333,6 @@ def measure(client: httpx.Client, target: str, rnd: int, req: Request, meter: Cp
 # ------------------------------------------------------------------------------------------- results
 
 
-def pct(values: list[float], q: float) -> float:
-    """Percentile with linear interpolation (q in 0..100)."""
-    xs = sorted(values)
-    if len(xs) == 1:
-        return xs[0]
-    k = (len(xs) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def summarise(samples: list[Sample]) -> list[Summary]:
     by_target = {t: [s for s in samples if s.target == t and s.round >= 0] for t in TARGETS}
     base_by_round = {s.round: s for s in by_target[BASELINE]}
@@ -471,11 +345,11 @@ def summarise(samples: list[Sample]) -> list[Summary]:
             target=target,
             n=len(rows),
             ttft_ms_median=statistics.median(s.ttft_ms for s in rows),
-            ttft_ms_p90=pct([s.ttft_ms for s in rows], 90),
+            ttft_ms_p90=percentile([s.ttft_ms for s in rows], 90),
             tok_s_median=statistics.median(s.tok_s for s in rows),
-            tok_s_p90=pct([s.tok_s for s in rows], 90),
+            tok_s_p90=percentile([s.tok_s for s in rows], 90),
             tokens_median=statistics.median(s.tokens for s in rows),
-            tokens_p90=pct([float(s.tokens) for s in rows], 90),
+            tokens_p90=percentile([float(s.tokens) for s in rows], 90),
             server_tok_s_median=statistics.median(server) if server else None,
             server_cpu_ms_per_token_median=statistics.median(cpu) if cpu else None,
             other_load_median=statistics.median(other) if other else None,
@@ -488,8 +362,8 @@ def summarise(samples: list[Sample]) -> list[Summary]:
             )
         if target != BASELINE:
             pairs = [(s, base_by_round[s.round]) for s in rows if s.round in base_by_round]
-            summ.tok_s_ratio = statistics.median(s.tok_s / b.tok_s for s, b in pairs)
-            summ.ttft_delta_ms = statistics.median(s.ttft_ms - b.ttft_ms for s, b in pairs)
+            summ.tok_s_ratio = median_ratio((s.tok_s, b.tok_s) for s, b in pairs)
+            summ.ttft_delta_ms = median_delta((s.ttft_ms, b.ttft_ms) for s, b in pairs)
             summ.tok_s_pass = summ.tok_s_ratio >= GOAL_TPS_RATIO
             summ.ttft_pass = summ.ttft_delta_ms <= GOAL_TTFT_DELTA_MS
             differing = [s for s, b in pairs if s.tokens != b.tokens or s.text_sha != b.text_sha]
@@ -500,25 +374,25 @@ def summarise(samples: list[Sample]) -> list[Summary]:
 
 
 def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
-    print()
-    print("environment")
-    for key, value in env.items():
-        print(f"  {key:<14} {value}")
+    print_environment(env)
     print()
     width = max(len(t) for t in TARGETS)
-    head = (
-        f"{'target':<{width}}  {'n':>2}  {'TTFT ms':>8} {'p90':>7}  {'tok/s':>6} {'p90':>6}  "
-        f"{'tokens':>6} {'p90':>4}  {'srv tok/s':>9}  {'CPU ms/tok':>10}  {'other load':>10}"
+    print_table(
+        summaries,
+        [
+            Column("target", width=width, align="<"),
+            Column("n", width=2),
+            Column("ttft_ms_median", "TTFT ms", ".1f", 8),
+            Column("ttft_ms_p90", "p90", ".1f", 7, gap=1),
+            Column("tok_s_median", "tok/s", ".1f", 6),
+            Column("tok_s_p90", "p90", ".1f", 6, gap=1),
+            Column("tokens_median", "tokens", ".0f", 6),
+            Column("tokens_p90", "p90", ".0f", 4, gap=1),
+            Column("server_tok_s_median", "srv tok/s", ".1f", 9),
+            Column("server_cpu_ms_per_token_median", "CPU ms/tok", ".2f", 10),
+            Column("other_load_median", "other load", ".2f", 10),
+        ],
     )
-    print(head)
-    print("-" * len(head))
-    for s in summaries:
-        print(
-            f"{s.target:<{width}}  {s.n:>2}  {s.ttft_ms_median:8.1f} {s.ttft_ms_p90:7.1f}  "
-            f"{s.tok_s_median:6.1f} {s.tok_s_p90:6.1f}  {s.tokens_median:6.0f} {s.tokens_p90:4.0f}  "
-            f"{_opt(s.server_tok_s_median, 9, '.1f')}  {_opt(s.server_cpu_ms_per_token_median, 10, '.2f')}  "
-            f"{_opt(s.other_load_median, 10, '.2f')}"
-        )
     print(
         "  (medians and p90 over rounds; srv tok/s = the server's own decode rate where it reports one; "
         "CPU ms/tok = CPU time\n   of the serving process per streamed token; other load = cores used by "
@@ -534,8 +408,8 @@ def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
             continue
         assert s.tok_s_ratio is not None and s.ttft_delta_ms is not None
         print(
-            f"  {s.target:<{width}}  tok/s {s.tok_s_ratio:5.3f}x {'PASS' if s.tok_s_pass else 'MISS'}   "
-            f"TTFT {s.ttft_delta_ms:+7.1f} ms {'PASS' if s.ttft_pass else 'MISS'}"
+            f"  {s.target:<{width}}  tok/s {s.tok_s_ratio:5.3f}x {verdict(s.tok_s_pass)}   "
+            f"TTFT {s.ttft_delta_ms:+7.1f} ms {verdict(s.ttft_pass)}"
         )
     notes = [f"{s.target}: {n}" for s in summaries for n in s.notes]
     loads = [s.other_load_median for s in summaries if s.other_load_median is not None]
@@ -553,13 +427,9 @@ def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
 def _progress(label: str, s: Sample) -> None:
     print(
         f"  {label} {s.target:<38} TTFT {s.ttft_ms:7.1f} ms  {s.tok_s:6.1f} tok/s  {s.tokens:>4} tokens  "
-        f"CPU {_opt(s.server_cpu_ms_per_token, 5, '.2f')} ms/tok  other load {_opt(s.other_load, 4, '.2f')}",
+        f"CPU {fmt_opt(s.server_cpu_ms_per_token, 5, '.2f')} ms/tok  other load {fmt_opt(s.other_load, 4, '.2f')}",
         flush=True,
     )
-
-
-def _opt(value: float | None, width: int, fmt: str) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:{width}{fmt}}"
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -579,9 +449,7 @@ def run(args: argparse.Namespace) -> int:
     import xllamacpp
 
     env = {
-        "cpu count": os.cpu_count(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "python": platform.python_version(),
+        **machine_environment(),
         "xllamacpp": getattr(xllamacpp, "__version__", "?"),
         "model": f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB, catalog {model_name})",
         "threads": args.threads,
@@ -594,22 +462,22 @@ def run(args: argparse.Namespace) -> int:
             else "miss: a fresh nonce at the front of every prompt (full prompt evaluation each time)"
         ),
         "order": "rotates each round; one request in flight at a time",
-        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()) + " (at start)",
+        "load average": load_average() + " (at start)",
         "sampling": f"temperature 0, seed {args.seed}, catalog defaults {defaults or 'none'}",
     }
 
     samples: list[Sample] = []
-    procs: list[Proc] = []
+    procs: list[Proc | Service] = []
     with tempfile.TemporaryDirectory(prefix="hailo-bench-") as tmp:
         workdir = Path(tmp)
         try:
             print(f"starting llama.cpp baseline and hailo-ollama ({model_path.name})...", flush=True)
             baseline, base_url = start_baseline(workdir, model_path, args.threads, args.num_ctx)
             procs.append(baseline)
-            service, ours_url = start_service(workdir, model_path, model_name, args.threads, args.num_ctx)
+            service = start_ollama(workdir, model_path, model_name, args.threads, args.num_ctx)
             procs.append(service)
-            urls = {BASELINE: base_url, OURS_OPENAI: ours_url, OURS_OLLAMA: ours_url}
-            meter = CpuMeter({"baseline": baseline.popen.pid, "service": service.popen.pid})
+            urls = {BASELINE: base_url, OURS_OPENAI: service.url, OURS_OLLAMA: service.url}
+            meter = CpuMeter({"baseline": baseline.pid, "service": service.pid})
             server_of = {BASELINE: "baseline", OURS_OPENAI: "service", OURS_OLLAMA: "service"}
             timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10)
             with httpx.Client(timeout=timeout) as base_client, httpx.Client(timeout=timeout) as ours_client:
@@ -696,16 +564,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-baseline"]:
         model, threads, num_ctx, address_file = argv[1:5]
         return serve_baseline(model, int(threads), int(num_ctx), address_file)
-    signal.signal(signal.SIGTERM, _sigterm)
+    raise_on_sigterm()
     try:
         return run(parse_args(argv))
     except KeyboardInterrupt:
