@@ -56,6 +56,7 @@ def create_service_app(
     title: str,
     exit_on_load_failure: bool = False,
     listeners: Sequence[Listener] = (),
+    form_key_paths: tuple[str, ...] = (),
 ) -> FastAPI:
     started_at = time.time()
     state: dict[str, Any] = {"load_error": None}
@@ -174,7 +175,7 @@ def create_service_app(
     app.add_middleware(CatchAllMiddleware, render=render_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, render=render_error)
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    app.add_middleware(ApiKeyMiddleware, api_key=api_key, render=render_error)
+    app.add_middleware(ApiKeyMiddleware, api_key=api_key, render=render_error, form_key_paths=form_key_paths)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -188,6 +189,7 @@ def create_model_app(
     routers: Sequence[Any],
     metrics_class: type[ServiceMetrics] = ServiceMetrics,
     listeners: Sequence[Listener] = (),
+    form_key_paths: tuple[str, ...] = (),
     load_options: dict[str, Any] | None = None,
     reload_on_new_options: bool = False,
     exit_on_load_failure: bool = False,
@@ -213,6 +215,7 @@ def create_model_app(
         title=settings.service_name,
         exit_on_load_failure=exit_on_load_failure,
         listeners=listeners,
+        form_key_paths=form_key_paths,
     )
     app.state.manager = manager
     for router in routers:

@@ -80,6 +80,14 @@ class QueueFull(ServiceError):
     code = "queue_full"
 
 
+class NotReady(ServiceError):
+    """The service's own default model is not on disk: the service is up but cannot serve yet."""
+
+    status = 503
+    type = "server_error"
+    code = "model_not_ready"
+
+
 class EngineTimeout(ServiceError):
     status = 504
     type = "timeout_error"
@@ -109,3 +117,8 @@ def openai_error(request: Request, status: int, message: str, type_: str, code: 
 def plain_error(request: Request, status: int, message: str, type_: str, code: str | None) -> dict[str, Any]:
     """Ollama's shape: ``{"error": "message"}``."""
     return {"error": message}
+
+
+def deepstack_error(request: Request, status: int, message: str, type_: str, code: str | None) -> dict[str, Any]:
+    """DeepStack / CodeProject.AI's shape: ``{"success": false, "error": "...", "code": <status>}``."""
+    return {"success": False, "error": message, "code": status}

@@ -58,12 +58,23 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-class ApiKeyMiddleware:
-    """When a key is set, every path but the health probes needs ``Authorization: Bearer KEY`` or ``x-api-key: KEY``."""
+FORM_KEY_PENDING = "hailo.api_key_from_form"  # scope key: the route must check the form's api_key field
 
-    def __init__(self, app: ASGIApp, *, api_key: str | None, render: ErrorRenderer):
+
+class ApiKeyMiddleware:
+    """When a key is set, every path but the health probes needs ``Authorization: Bearer KEY`` or ``x-api-key: KEY``.
+
+    DeepStack clients (Frigate, Blue Iris, Home Assistant) send the key as an ``api_key`` form field
+    instead. Under ``form_key_paths`` a multipart request without a header key is let through marked
+    as pending, and the route checks the field with :func:`check_form_api_key` before any work.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, api_key: str | None, render: ErrorRenderer, form_key_paths: tuple[str, ...] = ()
+    ):
         self.app, self.render = app, render
         self.key = api_key.encode() if api_key else None
+        self.form_key_paths = form_key_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.key is None or scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -77,8 +88,33 @@ class ApiKeyMiddleware:
         if offered and hmac.compare_digest(offered, self.key):
             await self.app(scope, receive, send)
             return
-        err = Unauthorized("missing or invalid API key (send 'Authorization: Bearer <key>' or 'x-api-key')")
-        await error_response(Request(scope), err, self.render)(scope, receive, send)
+        content_type = headers.get(b"content-type", b"").lower()
+        if (
+            not offered
+            and scope["path"].startswith(self.form_key_paths)
+            and content_type.startswith((b"multipart/form-data", b"application/x-www-form-urlencoded"))
+        ):
+            scope[FORM_KEY_PENDING] = self.key
+            await self.app(scope, receive, send)
+            return
+        await error_response(Request(scope), _unauthorized(), self.render)(scope, receive, send)
+
+
+def _unauthorized() -> Unauthorized:
+    return Unauthorized("missing or invalid API key (send 'Authorization: Bearer <key>' or 'x-api-key')")
+
+
+async def check_form_api_key(request: Request) -> None:
+    """For a request the middleware let through pending: its form's ``api_key`` must match (else 401)."""
+    key = request.scope.get(FORM_KEY_PENDING)
+    if key is None:
+        return
+    form = await request.form()
+    offered = form.get("api_key")
+    if not isinstance(offered, str) or not offered or not hmac.compare_digest(offered.encode(), key):
+        raise Unauthorized(
+            "missing or invalid API key (send the 'api_key' form field, 'Authorization: Bearer <key>' or 'x-api-key')"
+        )
 
 
 class MetricsMiddleware:

@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from . import model_store
 from .catalog import Catalog, ModelSpec
-from .errors import BadRequest, EngineFailure, EngineTimeout, NotFound, QueueFull
+from .errors import BadRequest, EngineFailure, EngineTimeout, NotFound, NotReady, QueueFull
 from .keep_alive import parse_keep_alive
 from .metrics import ServiceMetrics
 from .settings import ServiceSettings
@@ -196,7 +196,10 @@ class ModelManager(Generic[S, E]):
     async def _load_locked(self, spec: S, options: dict[str, Any]) -> LoadedModel[E]:
         paths = self.paths_of(spec)
         if paths is None:
-            raise NotFound(self.missing_reason(spec) or f"model '{spec.name}' not found, try pulling it first")
+            reason = self.missing_reason(spec) or f"model '{spec.name}' not found, try pulling it first"
+            if spec.name == self.default_model:  # the service itself is not ready (/health/ready says why)
+                raise NotReady(f"not ready: {reason}", retry_after=60)
+            raise NotFound(reason)
         while len(self._loaded) >= self.settings.max_loaded_models:
             idle = [m for m in self._loaded.values() if m.users == 0]
             if not idle:

@@ -16,7 +16,7 @@ from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError
 from ..core.keep_alive import parse_keep_alive
 from ..core.models import LoadedModel, ModelManager
-from ..core.request_body import parse_json
+from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
@@ -220,7 +220,7 @@ async def tags(request: Request, manager: ManagerDep) -> dict[str, Any]:
     return {"models": models}
 
 
-@router.post("/api/show")
+@router.post("/api/show", openapi_extra=json_body_openapi(OllamaModelRequest))
 async def show(request: Request, manager: ManagerDep) -> dict[str, Any]:
     req = await parse_json(request, OllamaModelRequest)
     spec = manager.spec(req.target())
@@ -270,7 +270,7 @@ async def ps(request: Request, manager: ManagerDep) -> dict[str, Any]:
     return {"models": [await asyncio.to_thread(_ps_entry, manager, lm) for lm in manager.loaded()]}
 
 
-@router.post("/api/chat")
+@router.post("/api/chat", openapi_extra=json_body_openapi(OllamaChatRequest))
 async def chat(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaChatRequest)
     _check_keep_alive(req.keep_alive)
@@ -284,7 +284,7 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     return await _run(request, req, chat_messages=messages)
 
 
-@router.post("/api/generate")
+@router.post("/api/generate", openapi_extra=json_body_openapi(OllamaGenerateRequest))
 async def generate_route(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaGenerateRequest)
     _check_keep_alive(req.keep_alive)
@@ -301,7 +301,7 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
     return await _run(request, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
 
 
-@router.post("/api/pull")
+@router.post("/api/pull", openapi_extra=json_body_openapi(OllamaModelRequest))
 async def pull(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
     settings = request.app.state.settings
@@ -363,7 +363,7 @@ async def _download_events(artifact: model_store.Artifact, models_dir: Any, requ
         await asyncio.shield(task)
 
 
-@router.delete("/api/delete")
+@router.delete("/api/delete", openapi_extra=json_body_openapi(OllamaModelRequest))
 async def delete(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
     spec = manager.spec(req.target())

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
-from ..core.request_body import parse_json
+from ..core.request_body import json_body_openapi, parse_json
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
 from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, OpenAISampling, ResponseFormat
@@ -204,7 +204,7 @@ def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[s
     }
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", openapi_extra=json_body_openapi(OpenAIChatRequest))
 async def chat_completions(request: Request) -> Response:
     req = await parse_json(request, OpenAIChatRequest)
     if req.tools:
@@ -218,7 +218,7 @@ async def chat_completions(request: Request) -> Response:
     return await _respond(request, req, sampling_args=args, chat_messages=messages, prompt=None)
 
 
-@router.post("/completions")
+@router.post("/completions", openapi_extra=json_body_openapi(OpenAICompletionRequest))
 async def completions(request: Request) -> Response:
     req = await parse_json(request, OpenAICompletionRequest)
     prompt = req.prompt
