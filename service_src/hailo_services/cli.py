@@ -118,7 +118,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             print(f"{artifact.file}: {how_to_get(artifact, info.name, spec.name)}", file=sys.stderr)
             return 1
         try:
-            for p in model_store.download(artifact, models_dir):
+            for p in model_store.download(artifact, models_dir, allow_unpinned=args.allow_unpinned):
                 done = f" {p.completed * 100 // p.total}%" if p.total and p.completed is not None else ""
                 print(f"{artifact.file}: {p.status}{done}", flush=True)
         except (model_store.DownloadError, OSError) as exc:
@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--config", type=Path, help="settings file (models_dir, engine)")
     pull.add_argument("--engine", choices=["auto", "cpu", "hailo"])
     pull.add_argument("--models-dir", type=Path, help="store directory (default: models_dir of the settings)")
+    pull.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="download files whose publisher gives no sha256 (Hailo's vision HEFs) and record the digest",
+    )
     pull.set_defaults(func=_cmd_pull)
     return p
 

@@ -233,3 +233,30 @@ def test_caller_client_is_used_and_left_open(tmp_path, file_server):
         run(art, tmp_path, client=client)
         assert not client.is_closed
     assert (tmp_path / "m.bin").read_bytes() == DATA
+
+
+def test_an_unpinned_file_is_refused_unless_allowed_then_its_first_digest_is_recorded(tmp_path, file_server):
+    """Hailo publishes no digest for its vision HEFs: trust on first use, then verify against the record."""
+    file_server.files["/x.hef"] = DATA
+    art = Artifact(file="x.hef", url=file_server.url("/x.hef"))
+    models = tmp_path / "models"
+    with pytest.raises(DownloadError, match="--allow-unpinned"):
+        run(art, models)
+    assert not (models / "x.hef").exists() and file_server.requests == []
+
+    events = list(download(art, models, allow_unpinned=True))
+    assert (models / "x.hef").read_bytes() == DATA
+    assert (models / "x.hef.sha256").read_text() == f"{DIGEST}  x.hef\n"
+    assert any(e.status.startswith(f"unpinned: recorded sha256 {DIGEST}") for e in events)
+
+    # A second pull finds the file matching its record and downloads nothing.
+    before = len(file_server.requests)
+    assert [e.status for e in download(art, models, allow_unpinned=True)][-1] == "success"
+    assert len(file_server.requests) == before
+
+    # The publisher's file changes under the same URL: the record catches it.
+    (models / "x.hef").unlink()
+    file_server.files["/x.hef"] = DATA[::-1]
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        list(download(art, models, allow_unpinned=True))
+    assert not (models / "x.hef").exists()

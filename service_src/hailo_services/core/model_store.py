@@ -93,7 +93,24 @@ def expected_digest(artifact: Artifact, client: httpx.Client) -> str:
         if len(token) != 64 or any(c not in "0123456789abcdef" for c in token):
             raise DownloadError(f"{artifact.sha256_url} does not hold a sha256 digest")
         return token
-    raise DownloadError(f"{artifact.file} has no pinned sha256; refusing an unverified download")
+    raise DownloadError(
+        f"{artifact.file} has no pinned sha256 (its publisher gives none); refusing an unverified download. "
+        "Pin it in the catalog, or accept the first download's digest (hailo-services pull --allow-unpinned; "
+        "the Ansible roles: hailo_service_allow_unpinned_models: true)"
+    )
+
+
+def sidecar(models_dir: Path, artifact: Artifact) -> Path:
+    """Where the digest of an unpinned file's first download is recorded (trust on first use)."""
+    return models_dir / (artifact.file + ".sha256")
+
+
+def recorded_digest(models_dir: Path, artifact: Artifact) -> str | None:
+    try:
+        token = sidecar(models_dir, artifact).read_text().split()[0].lower()
+    except (OSError, IndexError):
+        return None
+    return token if len(token) == 64 else None
 
 
 def download(
@@ -102,16 +119,25 @@ def download(
     *,
     client: httpx.Client | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    allow_unpinned: bool = False,
 ) -> Iterator[Progress]:
-    """Download into ``models_dir`` (resuming a partial file), verify, then rename into place."""
+    """Download into ``models_dir`` (resuming a partial file), verify, then rename into place.
+
+    A file whose publisher gives no digest (Hailo's vision HEFs) downloads only with
+    ``allow_unpinned``: its first digest is then recorded beside it (``<file>.sha256``) and later
+    pulls verify against that record.
+    """
     if artifact.url is None:
         raise DownloadError(f"{artifact.file} has no download URL")
     own_client = client is None
     client = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0))
     try:
         yield Progress("pulling manifest")
-        want = expected_digest(artifact, client)
-        digest = f"sha256:{want}"
+        unpinned = not artifact.sha256 and not artifact.sha256_url
+        if unpinned and not allow_unpinned:
+            expected_digest(artifact, client)  # raises, naming the way out
+        want = (recorded_digest(models_dir, artifact) or "") if unpinned else expected_digest(artifact, client)
+        digest = f"sha256:{want}" if want else None
         models_dir.mkdir(parents=True, exist_ok=True)
         final = models_dir / artifact.file
         if final.is_file() and file_sha256(final) == want:
@@ -141,9 +167,13 @@ def download(
                         done += len(chunk)
                         if done - last >= (4 << 20) or (total and done >= total):
                             last = done
-                            yield Progress(f"pulling {want[:12]}", digest, total, done)
+                            yield Progress(f"pulling {(want or artifact.file)[:12]}", digest, total, done)
         yield Progress("verifying sha256 digest", digest)
         got = file_sha256(partial)
+        if not want:  # trust on first use: record what we got
+            sidecar(models_dir, artifact).write_text(f"{got}  {artifact.file}\n")
+            want = got
+            yield Progress(f"unpinned: recorded sha256 {got} in {sidecar(models_dir, artifact).name}", f"sha256:{got}")
         if got != want:
             partial.unlink(missing_ok=True)
             raise DownloadError(f"{artifact.file}: sha256 mismatch (expected {want}, got {got}); file removed")
