@@ -5,7 +5,7 @@ without a Hailo-10H: the ``hailo_double`` fixture (tests/hailo/conftest.py) inst
 ``sys.modules`` as ``hailo_platform`` and ``hailo_platform.genai``. It
 
 - records every call made on it (``STATE.calls``: ``(name, kwargs)`` tuples), and
-- enforces the rules HailoRT 5.x documents for the calls we make (hailo-platform.md §6.1, §6.2), raising
+- enforces the rules HailoRT 5.x documents for the calls we make (HailoRT 5.x pyhailort; docs/hailo-models.md), raising
   :class:`HailoRTException` like HailoRT does when they are broken:
   one generator at a time per LLM; system messages and tools only on a fresh context; non-empty
   prompts of ``str`` or a list of JSON-serialisable dicts; no use of a released LLM/VDevice; the

@@ -1,6 +1,6 @@
 """HailoDetectEngine against the HailoRT test double, set up as the Hailo-10H yolov8s HEF is: one
 640x640x3 uint8 input, one NMS_BY_CLASS output (80 classes x 100 boxes, HailoRT's host-side NMS)
-named ``yolov8s/yolov8_nms_postprocess`` (/tmp/research/models.md §2)."""
+named ``yolov8s/yolov8_nms_postprocess`` (docs/hailo-models.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """HailoPoseEngine against the HailoRT test double, set up as the Hailo-10H yolov8s_pose HEF is
-(/tmp/research/models.md §2): input ``yolov8s_pose/input_layer1`` 640x640x3 uint8; nine NHWC outputs
+(docs/hailo-models.md): input ``yolov8s_pose/input_layer1`` 640x640x3 uint8; nine NHWC outputs
 (box 64, score 1, keypoints 51 at 20x20, 40x40, 80x80), quantised on the chip (keypoints 16-bit), the
 score already through a sigmoid. The engine asks HailoRT for FLOAT32 (de-quantised) outputs."""
 

@@ -1,6 +1,6 @@
 """hailo-pose's decoders on hand-made tensors whose right answer is worked out by hand.
 
-The raw head is built the way the HEF returns it (hailo-platform.md, /tmp/research: nine NHWC outputs,
+The raw head is built the way the HEF returns it (docs/hailo-models.md: nine NHWC outputs,
 64 DFL + 1 score + 51 keypoint channels at strides 8/16/32). A DFL side whose logits are 30 at bin d
 and 0 elsewhere decodes to d (the other bins weigh e^-30 each), so boxes come out exact.
 """
