@@ -59,7 +59,7 @@ class FakeRuntime:
         return {"loaded_models": ["fake-model:1b"] if self.started else []}
 
 
-def build_app(runtime: ServiceRuntime | None = None, *, render=plain_error, **settings: Any) -> FastAPI:
+def build_app(runtime: ServiceRuntime | None = None, *, render=plain_error, listeners=(), **settings: Any) -> FastAPI:
     runtime = runtime or FakeRuntime()
     app = create_service_app(
         settings=ServiceSettings.load(**settings),
@@ -67,6 +67,7 @@ def build_app(runtime: ServiceRuntime | None = None, *, render=plain_error, **se
         metrics=ServiceMetrics("test-svc"),
         render_error=render,
         title="test",
+        listeners=listeners,
     )
 
     @app.get("/items/{item_id}")
@@ -451,3 +452,40 @@ def test_only_health_endpoints_are_public(serve, client):
 
     c = client(serve(app))
     assert c.get("/health-debug").status_code == 401
+
+
+def test_listeners_run_beside_http_and_stop_before_the_model_is_unloaded(serve, client):
+    """A listener (as the speech services' Wyoming servers will be) is a real TCP server started in
+    the app's lifespan: it answers while the app runs, and is closed before runtime.stop()."""
+    import contextlib
+
+    events: list[str] = []
+    runtime = FakeRuntime()
+    port_box: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def echo_listener(app: FastAPI):
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"echo:" + await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port_box["port"] = server.sockets[0].getsockname()[1]
+        events.append("listening")
+        try:
+            yield
+        finally:
+            server.close()
+            await server.wait_closed()
+            events.append(f"closed (runtime stopped: {runtime.stopped})")
+
+    st = serve(build_app(runtime, listeners=[echo_listener]))
+    assert client(st).get("/health").status_code == 200
+    with socket.create_connection(("127.0.0.1", port_box["port"]), timeout=GUARD_S) as sock:
+        sock.sendall(b"hello\n")
+        assert sock.makefile("rb").readline() == b"echo:hello\n"
+    st.stop()
+    assert events == ["listening", "closed (runtime stopped: False)"] and runtime.stopped
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port_box["port"]), timeout=2).close()
