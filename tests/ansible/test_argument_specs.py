@@ -66,7 +66,7 @@ def defaults_of(role):
 
 
 def test_roles_found():
-    assert {"hailo_runtime", "hailo_service", "hailo_ollama"} <= set(ROLES)
+    assert {"hailo_runtime", "hailo_service", "hailo_ollama", "hailo_detect", "hailo_pose"} <= set(ROLES)
 
 
 def test_defaults_and_specs_have_the_same_variables(role):

@@ -1,6 +1,6 @@
 """The Hailo-10H engine: an LLM HEF run by HailoRT 5.x's ``hailo_platform.genai.LLM``.
 
-What HailoRT does for us, and what it leaves to us (HailoRT 5.x `hailo_platform.genai`; docs/architecture.md, "The NPU"):
+What HailoRT does for us, and what it leaves to us (HailoRT 5.x `hailo_platform.genai`; docs/architecture.md):
 
 - A ``list`` prompt of ``{"role", "content"}`` dicts goes through the chat template stored in the
   HEF; a ``str`` prompt is inserted as-is. So chat() sends dicts and complete() sends the raw string.
