@@ -56,6 +56,30 @@ class Engine(Protocol):
 E = TypeVar("E", bound=Engine)
 
 
+class ModelSlot:
+    """What every single-model engine does the same way: hold one runtime model (an OnnxModel, a
+    HailoModel, an OpenCV net) and its catalog spec, free it on unload, refuse work without it."""
+
+    _model: Any = None
+    _spec: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def unload(self) -> None:
+        model, self._model, self._spec = self._model, None, None
+        close = getattr(model, "close", None)  # an OpenCV net has none: dropping it frees it
+        if close is not None:
+            close()
+
+    def held(self) -> tuple[Any, Any]:
+        """(model, spec) of the loaded model; EngineError when none is."""
+        if self._model is None or self._spec is None:
+            raise EngineError("no model is loaded")
+        return self._model, self._spec
+
+
 @dataclass
 class LoadedModel(Generic[E]):
     spec: Any
@@ -302,6 +326,25 @@ class ModelManager(Generic[S, E]):
             m = self._metrics
             m.inference_seconds.labels(m.service, lm.spec.name).observe(time.perf_counter() - started)
             return result
+
+    async def run_timed(
+        self,
+        name: str | None,
+        call: Callable[[E], R],
+        *,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+    ) -> tuple[str, R, float]:
+        """:meth:`run` that also returns the model's resolved name and the seconds ``call`` took in the
+        worker thread (what APIs report as inference time, without the queue wait)."""
+        spec = self.spec(name)
+
+        def timed(engine: E) -> tuple[R, float]:
+            started = time.perf_counter()
+            result = call(engine)
+            return result, time.perf_counter() - started
+
+        result, seconds = await self.run(spec.name, timed, disconnected=disconnected)
+        return spec.name, result, seconds
 
     # -- keep_alive expiry -------------------------------------------------------------------
 

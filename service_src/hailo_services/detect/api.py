@@ -80,19 +80,14 @@ async def _detect(
     request: Request, manager: ModelManager, model: str | None, image: DecodedImage, params: DetectParams
 ) -> tuple[str, list[Detection], float]:
     """Run the engine; returns the model name, the detections (best first) and the engine's seconds."""
-    spec = manager.spec(model)
-
-    def call(engine: Any) -> tuple[list[Detection], float]:
-        started = time.perf_counter()
-        found = engine.detect(image.rgb, params)
-        return found, time.perf_counter() - started
-
-    found, engine_s = await manager.run(spec.name, call, disconnected=request.is_disconnected)
+    name, found, engine_s = await manager.run_timed(
+        model, lambda engine: engine.detect(image.rgb, params), disconnected=request.is_disconnected
+    )
     found = sorted(found, key=lambda d: d.score, reverse=True)
     metrics = request.app.state.metrics
     for d in found:
-        metrics.objects.labels(metrics.service, spec.name, d.label).inc()
-    return spec.name, found, engine_s
+        metrics.objects.labels(metrics.service, name, d.label).inc()
+    return name, found, engine_s
 
 
 def _annotated(image: DecodedImage, found: list[Detection]) -> Response:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
-from ..core.models import EngineError
 from . import processing
 from .engine import DetectEngine, Detection, DetectModelSpec, DetectParams
 from .labels import labels_for
@@ -32,10 +31,6 @@ class YoloOnnxEngine(DetectEngine):
         self._output_name = ""
         self._input_hw = (640, 640)
         self._labels: tuple[str, ...] = ()
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def load(self, spec: DetectModelSpec, paths: list[Path]) -> None:
         from ..core.onnx_infer import OnnxModel
@@ -62,20 +57,14 @@ class YoloOnnxEngine(DetectEngine):
         self._model, self._spec, self._labels = model, spec, labels
         self._input_name, self._output_name = in_name, out_name
 
-    def unload(self) -> None:
-        model, self._model, self._spec = self._model, None, None
-        if model is not None:
-            model.close()
-
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         from ..core.geometry import letterbox
 
         yolo.check_rgb(rgb)
-        if self._model is None:
-            raise EngineError("no model is loaded")
+        model, _ = self.held()
         img, box = letterbox(rgb, self._input_hw)
         x = yolo.to_nchw_float(img)
-        out = self._model.run({self._input_name: x})[self._output_name]
+        out = model.run({self._input_name: x})[self._output_name]
         return processing.yolov8_to_detections(out, box, rgb.shape[:2], params, self._labels)
 
 
@@ -87,13 +76,8 @@ class SsdOpenCvEngine(DetectEngine):
 
     def __init__(self, threads: int | None = None):
         self._threads = threads
-        self._net: Any = None
         self._spec: DetectModelSpec | None = None
         self._labels: tuple[str, ...] = ()
-
-    @property
-    def loaded(self) -> bool:
-        return self._net is not None
 
     def load(self, spec: DetectModelSpec, paths: list[Path]) -> None:
         import cv2
@@ -112,25 +96,20 @@ class SsdOpenCvEngine(DetectEngine):
         # here makes that part of loading, before the service reports ready, not of the first request.
         net.setInput(cv2.dnn.blobFromImage(np.zeros((h, w, 3), np.uint8), size=(w, h)))
         net.forward()
-        self._net, self._spec, self._labels = net, spec, labels_for(spec.labels)
-
-    def unload(self) -> None:
-        # cv2.dnn.Net has no close(); dropping the last reference frees it.
-        self._net, self._spec = None, None
+        self._model, self._spec, self._labels = net, spec, labels_for(spec.labels)
 
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         import cv2
 
         yolo.check_rgb(rgb)
-        if self._net is None or self._spec is None:
-            raise EngineError("no model is loaded")
-        h, w = self._spec.input_size
+        net, spec = self.held()
+        h, w = spec.input_size
         # The TF graph was trained on RGB and our image is RGB already, so no channel swap here
         # (OpenCV's samples pass swapRB=True only because cv2.imread gives BGR). The graph does its
         # own scaling to -1..1, hence no mean or scale factor.
         blob = cv2.dnn.blobFromImage(rgb, scalefactor=1.0, size=(w, h), swapRB=False, crop=False)
-        self._net.setInput(blob)
-        out = self._net.forward()
+        net.setInput(blob)
+        out = net.forward()
         return processing.ssd_to_detections(out, rgb.shape[:2], params, self._labels)
 
 

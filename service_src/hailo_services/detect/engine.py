@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.catalog import Catalog, ModelSpec
+from ..core.models import ModelSlot
 
 LAYOUTS = ("yolov8", "ssd_tf", "hailo_nms")
 
@@ -93,19 +94,14 @@ class DetectParams:
             raise ValueError("max_detections must not be negative")
 
 
-class DetectEngine(ABC):
+class DetectEngine(ModelSlot, ABC):
+    """A single-model engine; ModelSlot (core/models.py) gives it ``loaded``, ``unload`` and ``held``."""
+
     kind: str = ""
 
     @abstractmethod
     def load(self, spec: DetectModelSpec, paths: list[Path]) -> None: ...
 
     @abstractmethod
-    def unload(self) -> None: ...
-
-    @abstractmethod
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         """Objects in ``rgb`` (H x W x 3 uint8, RGB), best score first."""
-
-    @property
-    def loaded(self) -> bool:
-        return False

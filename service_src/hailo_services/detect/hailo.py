@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
-from ..core.models import EngineError
 from . import processing
 from .engine import DetectEngine, Detection, DetectModelSpec, DetectParams
 from .labels import labels_for
@@ -38,10 +37,6 @@ class HailoDetectEngine(DetectEngine):
         self._input_hw = (640, 640)
         self._nms_output = ""
         self._labels: tuple[str, ...] = ()
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def load(self, spec: DetectModelSpec, paths: list[Path]) -> None:
         from ..core.hailo_infer import HailoModel, NmsSettings
@@ -78,19 +73,12 @@ class HailoDetectEngine(DetectEngine):
         self._input_hw = (int(h), int(w))
         self._nms_output = model.output_names[0]
 
-    def unload(self) -> None:
-        model, self._model, self._spec = self._model, None, None
-        if model is not None:
-            model.close()
-
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         from ..core.geometry import letterbox
         from ..core.hailo_infer import parse_nms_by_class
 
         yolo.check_rgb(rgb)
-        model, spec = self._model, self._spec
-        if model is None or spec is None:
-            raise EngineError("no model is loaded")
+        model, _ = self.held()
         img, box = letterbox(rgb, self._input_hw)
         (result,) = model.run([np.ascontiguousarray(img, dtype=np.uint8)])
         boxes = parse_nms_by_class(result[self._nms_output], len(self._labels))

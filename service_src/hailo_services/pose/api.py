@@ -70,14 +70,9 @@ async def pose_detect(request: Request, manager: ManagerDep, settings: SettingsD
         max_detections=form.max_detections,
         keypoint_threshold=form.keypoint_threshold,
     )
-    spec = manager.spec(form.model)
-
-    def call(engine: Any) -> tuple[list[Person], float]:
-        t0 = time.perf_counter()
-        people = engine.detect(image.rgb, params)
-        return people, time.perf_counter() - t0
-
-    people, engine_s = await manager.run(spec.name, call, disconnected=request.is_disconnected)
+    name, people, engine_s = await manager.run_timed(
+        form.model, lambda engine: engine.detect(image.rgb, params), disconnected=request.is_disconnected
+    )
     people = sorted(people, key=lambda p: p.score, reverse=True)
     if form.annotate or drawing.wants_image(request):
         picture = drawing.annotate(
@@ -90,7 +85,7 @@ async def pose_detect(request: Request, manager: ManagerDep, settings: SettingsD
         return Response(drawing.png_bytes(picture), media_type="image/png")
     return JSONResponse(
         {
-            "model": spec.name,
+            "model": name,
             "poses": [_person(i, p, params.keypoint_threshold) for i, p in enumerate(people)],
             "count": len(people),
             "image_size": {"width": image.width, "height": image.height},

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
-from ..core.models import EngineError
 from . import processing
 from .engine import Person, PoseEngine, PoseModelSpec, PoseParams
 
@@ -30,10 +29,6 @@ class YoloPoseOnnxEngine(PoseEngine):
         self._input_name = ""
         self._input_hw = (640, 640)
         self.raw_head = False  # which decoder this model uses (tests and logs read it)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def load(self, spec: PoseModelSpec, paths: list[Path]) -> None:
         from ..core.onnx_infer import OnnxModel
@@ -75,18 +70,11 @@ class YoloPoseOnnxEngine(PoseEngine):
             raise
         self._model, self._spec = model, spec
 
-    def unload(self) -> None:
-        model, self._model, self._spec = self._model, None, None
-        if model is not None:
-            model.close()
-
     def detect(self, rgb: np.ndarray, params: PoseParams) -> list[Person]:
         from ..core.geometry import letterbox
 
         yolo.check_rgb(rgb)
-        model, spec = self._model, self._spec
-        if model is None or spec is None:
-            raise EngineError("no model is loaded")
+        model, spec = self.held()
         img, box = letterbox(rgb, self._input_hw)
         x = yolo.to_nchw_float(img)
         outputs = model.run({self._input_name: x})

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.catalog import Catalog, ModelSpec
+from ..core.models import ModelSlot
 
 
 @dataclass(frozen=True)
@@ -80,19 +81,14 @@ class PoseParams:
             raise ValueError("max_detections must not be negative")
 
 
-class PoseEngine(ABC):
+class PoseEngine(ModelSlot, ABC):
+    """A single-model engine; ModelSlot (core/models.py) gives it ``loaded``, ``unload`` and ``held``."""
+
     kind: str = ""
 
     @abstractmethod
     def load(self, spec: PoseModelSpec, paths: list[Path]) -> None: ...
 
     @abstractmethod
-    def unload(self) -> None: ...
-
-    @abstractmethod
     def detect(self, rgb: np.ndarray, params: PoseParams) -> list[Person]:
         """People in ``rgb`` (H x W x 3 uint8, RGB), best score first."""
-
-    @property
-    def loaded(self) -> bool:
-        return False

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
-from ..core.models import EngineError
 from . import processing
 from .engine import Person, PoseEngine, PoseModelSpec, PoseParams
 
@@ -27,10 +26,6 @@ class HailoPoseEngine(PoseEngine):
         self._model: Any = None
         self._spec: PoseModelSpec | None = None
         self._input_hw = (640, 640)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def load(self, spec: PoseModelSpec, paths: list[Path]) -> None:
         from ..core.hailo_infer import HailoModel
@@ -62,18 +57,11 @@ class HailoPoseEngine(PoseEngine):
             raise
         self._model, self._spec, self._input_hw = model, spec, input_hw
 
-    def unload(self) -> None:
-        model, self._model, self._spec = self._model, None, None
-        if model is not None:
-            model.close()
-
     def detect(self, rgb: np.ndarray, params: PoseParams) -> list[Person]:
         from ..core.geometry import letterbox
 
         yolo.check_rgb(rgb)
-        model, spec = self._model, self._spec
-        if model is None or spec is None:
-            raise EngineError("no model is loaded")
+        model, spec = self.held()
         img, box = letterbox(rgb, self._input_hw)
         (outputs,) = model.run([np.ascontiguousarray(img, dtype=np.uint8)])
         levels = processing.split_raw_heads(outputs, self._input_hw, spec.strides, spec.reg_bins, spec.num_keypoints)
