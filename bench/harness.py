@@ -513,6 +513,12 @@ def machine_environment() -> dict[str, Any]:
     }
 
 
+def write_json(path: str | Path, payload: dict) -> None:
+    """Raw results for later analysis (``--json PATH`` of every benchmark)."""
+    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nresults written to {path}")
+
+
 def print_environment(env: dict[str, Any]) -> None:
     print()
     print("environment")

@@ -58,6 +58,7 @@ from harness import (
     start_service,
     verdict,
     wait_for,
+    write_json,
 )
 
 GOAL_TPS_RATIO = 1.0  # ours / baseline, at least
@@ -517,18 +518,14 @@ def run(args: argparse.Namespace) -> int:
     summaries = summarise(samples)
     print_report(env, summaries)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "environment": env,
-                    "summary": [asdict(s) for s in summaries],
-                    "samples": [asdict(s) for s in samples],
-                },
-                indent=2,
-            )
-            + "\n"
+        write_json(
+            args.json,
+            {
+                "environment": env,
+                "summary": [asdict(s) for s in summaries],
+                "samples": [asdict(s) for s in samples],
+            },
         )
-        print(f"\nresults written to {args.json}")
     return 0
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
-import json
 import statistics
 import sys
 import tempfile
@@ -61,6 +60,7 @@ from harness import (
     start_service,
     time_calls,
     verdict,
+    write_json,
 )
 
 GOAL_P50_RATIO = 1.05  # HTTP p50 / in-process p50, at most
@@ -549,20 +549,16 @@ def run(args: argparse.Namespace) -> int:
     rows = summarise(samples, goals)
     print_report(models, rows, notes, tiny_pose)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "environment": env,
-                    "models": models,
-                    "goal_p50_ratio": GOAL_P50_RATIO,
-                    "summary": [asdict(r) for r in rows],
-                    "samples": [asdict(x) for x in samples],
-                },
-                indent=2,
-            )
-            + "\n"
+        write_json(
+            args.json,
+            {
+                "environment": env,
+                "models": models,
+                "goal_p50_ratio": GOAL_P50_RATIO,
+                "summary": [asdict(r) for r in rows],
+                "samples": [asdict(x) for x in samples],
+            },
         )
-        print(f"\nresults written to {args.json}")
     return 0
 
 
