@@ -28,6 +28,7 @@ NDJSON = "application/x-ndjson"
 FAR_FUTURE = "2318-08-22T00:00:00Z"  # what Ollama reports for a model kept forever
 
 router = APIRouter()
+NOT_FUZZED = {"x-hailo-fuzz": False}
 
 
 def _now() -> str:
@@ -301,7 +302,8 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
     return await _run(request, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
 
 
-@router.post("/api/pull", openapi_extra=json_body_openapi(OllamaModelRequest))
+# Not fuzzed by the conformance suite (x-hailo-fuzz): it downloads gigabytes, or deletes the model under test.
+@router.post("/api/pull", openapi_extra=json_body_openapi(OllamaModelRequest) | NOT_FUZZED)
 async def pull(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
     settings = request.app.state.settings
@@ -363,7 +365,7 @@ async def _download_events(artifact: model_store.Artifact, models_dir: Any, requ
         await asyncio.shield(task)
 
 
-@router.delete("/api/delete", openapi_extra=json_body_openapi(OllamaModelRequest))
+@router.delete("/api/delete", openapi_extra=json_body_openapi(OllamaModelRequest) | NOT_FUZZED)
 async def delete(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
     spec = manager.spec(req.target())
