@@ -22,7 +22,8 @@ def _cv2():
     return cv2
 
 
-def _check_rgb(rgb: np.ndarray) -> None:
+def check_rgb(rgb: np.ndarray) -> None:
+    """Engines and the resizers here take H x W x 3 uint8 RGB; anything else is a caller bug (ValueError)."""
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         shape = getattr(rgb, "shape", None)
         dtype = getattr(rgb, "dtype", type(rgb).__name__)
@@ -73,7 +74,7 @@ def letterbox(rgb: np.ndarray, size: tuple[int, int], *, pad_value: int = 114) -
     The padding split follows ultralytics' LetterBox (``round(d/2 -/+ 0.1)``): an odd remainder puts the
     extra pixel at the bottom/right. 114 grey is YOLO's training padding.
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     dst_h, dst_w = size
     src_h, src_w = rgb.shape[:2]
     scale = min(dst_h / src_h, dst_w / src_w)
@@ -113,7 +114,7 @@ class Stretch:
 
 def resize_stretch(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Stretch]:
     """Resize to ``size`` = (height, width) ignoring the aspect ratio, as SSD-style networks expect."""
-    _check_rgb(rgb)
+    check_rgb(rgb)
     dst_h, dst_w = size
     src_h, src_w = rgb.shape[:2]
     out = _resize(rgb, dst_w, dst_h)

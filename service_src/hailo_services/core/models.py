@@ -239,7 +239,7 @@ class ModelManager(Generic[S, E]):
         log.info("loading %s from %s on %s", spec.name, paths[0], self.engine_kind)
         try:
             await asyncio.to_thread(engine.load, spec, paths, **options)
-        except (EngineError, RuntimeError, OSError, ValueError) as exc:
+        except (RuntimeError, OSError, ValueError) as exc:  # EngineError is a RuntimeError
             raise EngineFailure(f"model '{spec.name}' could not be loaded: {exc}", code="model_load_failed") from None
         load_s = time.perf_counter() - started
         queue = WorkQueue(

@@ -243,15 +243,6 @@ def to_hwc(tensor: np.ndarray, grid_hw: tuple[int, int], channels: int | None = 
 # -- engine inputs ---------------------------------------------------------------------------
 
 
-def check_rgb(rgb: Any) -> None:
-    """Engines take H x W x 3 uint8 RGB; anything else is a caller bug, reported as ValueError."""
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        shape = getattr(rgb, "shape", None)
-        raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {shape} {getattr(rgb, 'dtype', type(rgb))}")
-    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ValueError("empty image")
-
-
 def nchw_input_hw(shape: Sequence[Any], fallback: tuple[int, int]) -> tuple[int, int]:
     """(H, W) of an ONNX NCHW image input; ``fallback`` (the catalog's input size) when the file
     leaves them symbolic (a dynamic-shape export)."""

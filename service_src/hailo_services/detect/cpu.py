@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
+from ..core.geometry import check_rgb
 from . import processing
 from .engine import DetectEngine, Detection, DetectModelSpec, DetectParams
 from .labels import labels_for
@@ -60,7 +61,7 @@ class YoloOnnxEngine(DetectEngine):
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         from ..core.geometry import letterbox
 
-        yolo.check_rgb(rgb)
+        check_rgb(rgb)
         model, _ = self.held()
         img, box = letterbox(rgb, self._input_hw)
         x = yolo.to_nchw_float(img)
@@ -101,7 +102,7 @@ class SsdOpenCvEngine(DetectEngine):
     def detect(self, rgb: np.ndarray, params: DetectParams) -> list[Detection]:
         import cv2
 
-        yolo.check_rgb(rgb)
+        check_rgb(rgb)
         net, spec = self.held()
         h, w = spec.input_size
         # The TF graph was trained on RGB and our image is RGB already, so no channel swap here

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import yolo
+from ..core.geometry import check_rgb
 from . import processing
 from .engine import DetectEngine, Detection, DetectModelSpec, DetectParams
 from .labels import labels_for
@@ -77,7 +77,7 @@ class HailoDetectEngine(DetectEngine):
         from ..core.geometry import letterbox
         from ..core.hailo_infer import parse_nms_by_class
 
-        yolo.check_rgb(rgb)
+        check_rgb(rgb)
         model, _ = self.held()
         img, box = letterbox(rgb, self._input_hw)
         (result,) = model.run([np.ascontiguousarray(img, dtype=np.uint8)])

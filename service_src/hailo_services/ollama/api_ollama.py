@@ -130,6 +130,7 @@ async def _load_or_unload(manager: ModelManager, model: str, keep_alive: Any, ch
 
 async def _run(
     request: Request,
+    manager: ModelManager,
     req: OllamaChatRequest | OllamaGenerateRequest,
     *,
     chat_messages: list[Message] | None = None,
@@ -137,8 +138,7 @@ async def _run(
     shape: str = "chat",
 ) -> Response:
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
-    manager: ModelManager = request.app.state.manager
-    settings = request.app.state.settings
+    settings = manager.settings
     spec = manager.spec(model)
     sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format))
     pieces = generate(
@@ -282,7 +282,7 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     if any(m.images for m in req.messages):
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     messages = [{"role": m.role, "content": m.content} for m in req.messages]
-    return await _run(request, req, chat_messages=messages)
+    return await _run(request, manager, req, chat_messages=messages)
 
 
 @router.post("/api/generate", openapi_extra=json_body_openapi(OllamaGenerateRequest))
@@ -299,14 +299,14 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
     if not req.raw:  # raw: the prompt goes to the model as-is, without the chat template
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt or ""})
-    return await _run(request, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
+    return await _run(request, manager, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
 
 
 # Not fuzzed by the conformance suite (x-hailo-fuzz): it downloads gigabytes, or deletes the model under test.
 @router.post("/api/pull", openapi_extra=json_body_openapi(OllamaModelRequest) | NOT_FUZZED)
 async def pull(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaModelRequest)
-    settings = request.app.state.settings
+    settings = manager.settings
     spec = manager.spec(req.target())
     artifact = spec.artifact(manager.engine_kind)
     assert artifact is not None
@@ -371,7 +371,7 @@ async def delete(request: Request, manager: ManagerDep) -> Response:
     spec = manager.spec(req.target())
     artifact = spec.artifact(manager.engine_kind)
     assert artifact is not None
-    path = request.app.state.settings.models_dir / artifact.file
+    path = manager.settings.models_dir / artifact.file
     if not path.is_file():
         if manager.path_of(spec) is not None:
             raise BadRequest(f"model '{spec.name}' is shipped in a Python package and cannot be deleted")

@@ -96,6 +96,7 @@ def _error_event(exc: Exception) -> dict[str, Any]:
 
 async def _respond(
     request: Request,
+    manager: ModelManager,
     req: OpenAISampling,
     *,
     sampling_args: dict[str, Any],
@@ -104,7 +105,6 @@ async def _respond(
 ) -> Response:
     model, stream = req.model, req.stream
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    manager: ModelManager = request.app.state.manager
     spec = manager.spec(model)
     sampling = merge_sampling(spec, **sampling_args)
     chat = chat_messages is not None
@@ -116,7 +116,7 @@ async def _respond(
         messages=chat_messages,
         prompt=prompt,
         sampling=sampling,
-        deadline_s=request.app.state.settings.request_timeout_s,
+        deadline_s=manager.settings.request_timeout_s,
         disconnected=request.is_disconnected,
     )
     ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
@@ -205,7 +205,7 @@ def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[s
 
 
 @router.post("/chat/completions", openapi_extra=json_body_openapi(OpenAIChatRequest))
-async def chat_completions(request: Request) -> Response:
+async def chat_completions(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OpenAIChatRequest)
     if req.tools:
         raise BadRequest(f"{req.model} does not support tools")
@@ -215,11 +215,11 @@ async def chat_completions(request: Request) -> Response:
         messages.append({"role": role, "content": _text_of(m)})
     args = _common_sampling(req) | _format(req.response_format)
     args["max_tokens"] = req.max_completion_tokens or req.max_tokens
-    return await _respond(request, req, sampling_args=args, chat_messages=messages, prompt=None)
+    return await _respond(request, manager, req, sampling_args=args, chat_messages=messages, prompt=None)
 
 
 @router.post("/completions", openapi_extra=json_body_openapi(OpenAICompletionRequest))
-async def completions(request: Request) -> Response:
+async def completions(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OpenAICompletionRequest)
     prompt = req.prompt
     if isinstance(prompt, list):
@@ -230,4 +230,4 @@ async def completions(request: Request) -> Response:
         raise BadRequest("echo and suffix are not supported")
     args = _common_sampling(req)
     args["max_tokens"] = req.max_tokens
-    return await _respond(request, req, sampling_args=args, chat_messages=None, prompt=prompt)
+    return await _respond(request, manager, req, sampling_args=args, chat_messages=None, prompt=prompt)

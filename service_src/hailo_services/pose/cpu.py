@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core import yolo
+from ..core.geometry import check_rgb
 from . import processing
 from .engine import Person, PoseEngine, PoseModelSpec, PoseParams
 
@@ -73,7 +74,7 @@ class YoloPoseOnnxEngine(PoseEngine):
     def detect(self, rgb: np.ndarray, params: PoseParams) -> list[Person]:
         from ..core.geometry import letterbox
 
-        yolo.check_rgb(rgb)
+        check_rgb(rgb)
         model, spec = self.held()
         img, box = letterbox(rgb, self._input_hw)
         x = yolo.to_nchw_float(img)
