@@ -20,7 +20,6 @@ import base64
 import binascii
 import io
 import ipaddress
-import json
 import socket
 import warnings
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from .errors import BadRequest, Forbidden, PayloadTooLarge, ServiceError, UnsupportedMediaType
-from .request_body import describe, inline_refs
+from .request_body import describe, inline_refs, load_json
 from .settings import ImageInputSettings
 
 P = TypeVar("P", bound=BaseModel)
@@ -289,10 +288,7 @@ async def _from_json(
     raw = await request.body()
     if not raw.strip():
         raise BadRequest(f'the request body is empty; expected a JSON object like {{"{field}": "<base64>"}}')
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    body = load_json(raw)
     if not isinstance(body, dict):
         raise BadRequest(f'the request body must be a JSON object like {{"{field}": "<base64>"}}')
     value = body.pop(field, None)

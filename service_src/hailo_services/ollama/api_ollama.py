@@ -19,7 +19,7 @@ from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
 from .engine import Message
-from .generation import Summary, collect, generate, merge_sampling
+from .generation import Summary, collect, effective_num_ctx, generate, merge_sampling
 from .schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaModelRequest, OllamaOptions
 from .streaming_response import prime, template, with_first
 
@@ -150,7 +150,7 @@ async def _run(
         prompt=prompt,
         sampling=sampling,
         keep_alive=keep_alive,
-        num_ctx=options.num_ctx if options else None,
+        num_ctx=effective_num_ctx(spec, options.num_ctx if options else None, settings.max_num_ctx),
         deadline_s=settings.request_timeout_s,
         disconnected=request.is_disconnected,
     )

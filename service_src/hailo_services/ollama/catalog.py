@@ -17,8 +17,13 @@ class ModelSpec(BaseModelSpec):
     parameter_size: str = ""
     quantization: str = ""
     context_length: int = 2048
+    max_context_length: int = 0  # trained context: the most num_ctx may ask for; 0 = context_length
     stop: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def context_limit(self) -> int:
+        return max(self.max_context_length, self.context_length)
 
     @property
     def hailo(self) -> Artifact | None:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import ModelSpec
-from .engine import Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling
+from .engine import Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling, UnsupportedRequest
 
 log = logging.getLogger(__name__)
 
 
-def _sampling_body(s: Sampling) -> dict[str, Any]:
+def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for key, value in (
         ("temperature", s.temperature),
@@ -34,7 +34,8 @@ def _sampling_body(s: Sampling) -> dict[str, Any]:
         if value is not None:
             body[key] = value
     if s.max_tokens is not None:
-        body["max_tokens"] = s.max_tokens
+        # More than the context can never be generated; llama.cpp takes the count as a C int.
+        body["max_tokens"] = min(s.max_tokens, n_ctx)
     if s.stop:
         body["stop"] = list(s.stop)
     if s.json_schema:
@@ -88,11 +89,11 @@ class LlamaCppEngine(LLMEngine):
         return self._size
 
     def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
-        body = {"messages": messages, **_sampling_body(sampling)}
+        body = {"messages": messages, **_sampling_body(sampling, self._n_ctx)}
         return self._run(self._server.handle_chat_completions, body, emit, chat=True)
 
     def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
-        body = {"prompt": prompt, **_sampling_body(sampling)}
+        body = {"prompt": prompt, **_sampling_body(sampling, self._n_ctx)}
         return self._run(self._server.handle_completions, body, emit, chat=False)
 
     def _run(self, handler: Any, body: dict[str, Any], emit: Emit, *, chat: bool) -> GenerationStats:
@@ -103,16 +104,17 @@ class LlamaCppEngine(LLMEngine):
         finish: str | None = None
         cancelled = False
         error: str | None = None
+        client_error = False
         started = time.perf_counter()
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            nonlocal finish, cancelled, error
+            nonlocal finish, cancelled, error, client_error
             if "error" in chunk:
-                error = str(
-                    chunk["error"].get("message", chunk["error"])
-                    if isinstance(chunk["error"], dict)
-                    else chunk["error"]
-                )
+                err = chunk["error"]
+                error = str(err.get("message", err) if isinstance(err, dict) else err)
+                # llama.cpp's server says which errors are the request's (a prompt longer than the
+                # context, a bad parameter): those are the client's 400, not our 500.
+                client_error = isinstance(err, dict) and isinstance(err.get("code"), int) and 400 <= err["code"] < 500
                 return True
             if "usage" in chunk and chunk.get("usage"):
                 final.update(usage=chunk["usage"], timings=chunk.get("timings", {}))
@@ -130,9 +132,9 @@ class LlamaCppEngine(LLMEngine):
         except Exception as exc:
             raise EngineError(f"llama.cpp failed: {exc}") from exc
         if isinstance(result, dict) and "error" in result:
-            error = str(result["error"])
+            on_chunk(result)
         if error:
-            raise EngineError(error)
+            raise UnsupportedRequest(error) if client_error else EngineError(error)
         usage = final.get("usage", {})
         timings = final.get("timings", {})
         elapsed = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from ..core.streaming import Finished, run_streaming
 from .catalog import ModelSpec
 from .engine import EngineError, GenerationStats, Message, Sampling, UnsupportedRequest
 from .metrics import LLMMetrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +39,22 @@ async def collect(pieces: AsyncIterator[str | Summary]) -> tuple[str, Summary]:
             parts.append(item)
     assert summary is not None, "generate() always ends with a Summary"
     return "".join(parts), summary
+
+
+def effective_num_ctx(spec: ModelSpec, requested: int | None, ceiling: int) -> int | None:
+    """A request's ``num_ctx`` within what the model was trained for and the service allows.
+
+    Ollama clamps a num_ctx past the model's trained context (and logs it) rather than refuse it:
+    clients such as Open WebUI set it without knowing the model. We do the same, and also keep it
+    under ``max_num_ctx`` so that a request cannot make the KV cache outgrow the Pi's memory.
+    """
+    if requested is None:
+        return None
+    limit = min(spec.context_limit, ceiling)
+    if requested > limit:
+        log.warning("%s: num_ctx %d clamped to %d (the model's or the service's maximum)", spec.name, requested, limit)
+        return limit
+    return requested
 
 
 def merge_sampling(spec: ModelSpec, **request: Any) -> Sampling:

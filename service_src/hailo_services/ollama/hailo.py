@@ -313,8 +313,7 @@ class HailoLLMEngine(LLMEngine):
             return None
         return new
 
-    @staticmethod
-    def _generate_kwargs(sampling: Sampling) -> dict[str, Any]:
+    def _generate_kwargs(self, sampling: Sampling) -> dict[str, Any]:
         kw: dict[str, Any] = {}
         if sampling.temperature is not None:
             if sampling.temperature <= 0:
@@ -334,7 +333,8 @@ class HailoLLMEngine(LLMEngine):
         if penalty is not None:
             kw["frequency_penalty"] = float(penalty)
         if sampling.max_tokens is not None and sampling.max_tokens > 0:
-            kw["max_generated_tokens"] = int(sampling.max_tokens)
+            # Never past the HEF's context, which fixes how much can be generated.
+            kw["max_generated_tokens"] = min(int(sampling.max_tokens), self._capacity or int(sampling.max_tokens))
         if sampling.seed is not None and sampling.seed >= 0:  # Ollama's -1 means "random"
             kw["seed"] = int(sampling.seed) % (1 << 32)
         return kw

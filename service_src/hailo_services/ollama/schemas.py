@@ -3,12 +3,19 @@ as both servers do, so newer clients keep working)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 # Strict: JSON true/false must not turn into 1 or 0 seconds.
 KeepAlive = StrictStr | StrictFloat | StrictInt | None
+
+# Every integer a client sends has a range in the schema, so an out-of-range value is a 400 that
+# names the field, not an overflow inside llama.cpp (whose counts are C ints) or HailoRT.
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The sampling seed: 64-bit, as Ollama and OpenAI take it.
+Seed = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class Lenient(BaseModel):
@@ -19,15 +26,19 @@ class Lenient(BaseModel):
 
 
 class OllamaOptions(Lenient):
-    num_ctx: int | None = Field(default=None, ge=64)
-    num_predict: int | None = None
+    num_ctx: int | None = Field(
+        default=None, ge=64, le=INT32_MAX, description="context length; past the model's maximum it is clamped to it"
+    )
+    num_predict: int | None = Field(
+        default=None, ge=-2, le=INT32_MAX, description="most tokens to generate; -1 = no limit, -2 = fill the context"
+    )
     temperature: float | None = Field(default=None, ge=0)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0, le=INT32_MAX)
     top_p: float | None = Field(default=None, ge=0, le=1)
     min_p: float | None = Field(default=None, ge=0, le=1)
-    seed: int | None = None
+    seed: Seed | None = None
     stop: list[str] | str | None = None
-    repeat_penalty: float | None = None
+    repeat_penalty: float | None = Field(default=None, gt=0)
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
 
@@ -97,25 +108,25 @@ class OpenAISampling(Lenient):
     model: str = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    n: int = 1
+    n: int = Field(default=1, ge=1, le=128, description="choices to generate; only 1 is supported")
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
 
 
 class OpenAIChatRequest(OpenAISampling):
     messages: list[OpenAIMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
 
 
 class OpenAICompletionRequest(OpenAISampling):
     prompt: str | list[str]
-    max_tokens: int | None = Field(default=16, ge=1)  # OpenAI's documented default
+    max_tokens: int | None = Field(default=16, ge=1, le=INT32_MAX)  # OpenAI's documented default
     echo: bool = False
     suffix: str | None = None

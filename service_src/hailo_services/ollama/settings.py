@@ -19,6 +19,9 @@ class Settings(ServiceSettings):
 
     keep_alive: str | int | float = Field(default="5m", description="Ollama duration; negative = forever")
     num_ctx: int = Field(default=2048, ge=256, le=131072)
+    # A request's options.num_ctx reloads the model with that context (CPU engine). The KV cache grows
+    # with it, so a client could ask for more memory than a Pi has; past this it is clamped.
+    max_num_ctx: int = Field(default=8192, ge=256, le=131072, description="largest num_ctx a request may set")
 
     @classmethod
     def catalog(cls) -> Catalog:

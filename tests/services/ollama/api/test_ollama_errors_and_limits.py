@@ -40,6 +40,56 @@ def test_schema_errors_name_the_field(server):
     assert r.status_code == 400
 
 
+def test_numbers_past_what_the_engine_takes_are_400_naming_the_field(server):
+    """These reached llama.cpp and came back as 500s (an int overflow, a failed context allocation)."""
+    for options, field in (
+        ({"num_predict": 10**12}, "num_predict"),
+        ({"top_k": 2**40}, "top_k"),
+        ({"seed": 2**64}, "seed"),
+        ({"repeat_penalty": -1.0}, "repeat_penalty"),
+    ):
+        r = httpx.post(f"{server.url}/api/generate", json={**SHORT, "options": {**SHORT["options"], **options}})
+        assert r.status_code == 400 and field in r.json()["error"], (options, r.text)
+    r = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2**40},
+    )
+    assert r.status_code == 400 and "max_tokens" in r.json()["error"]["message"]
+
+
+def test_a_context_past_the_models_maximum_is_clamped_as_ollama_does(server):
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        json={**SHORT, "options": {**SHORT["options"], "num_ctx": 100_000_000}},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    ps = httpx.get(f"{server.url}/api/ps").json()["models"]
+    assert ps and ps[0]["context_length"] == 8192  # SmolLM2's trained context (and the default max_num_ctx)
+    r = httpx.post(f"{server.url}/api/generate", json=SHORT, timeout=120)  # back to the configured num_ctx
+    assert r.status_code == 200 and httpx.get(f"{server.url}/api/ps").json()["models"][0]["context_length"] == 2048
+
+
+def test_a_prompt_longer_than_the_context_is_400_not_500(server):
+    r = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        timeout=120,
+        json={"model": MODEL, "messages": [{"role": "user", "content": "word " * 5000}], "max_tokens": 2},
+    )
+    assert r.status_code == 400 and "context" in r.json()["error"]["message"]
+    assert httpx.post(f"{server.url}/api/generate", json=SHORT, timeout=60).status_code == 200
+
+
+def test_hostile_json_is_400(server):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/api/generate", "/v1/chat/completions"):
+        r = httpx.post(f"{server.url}{path}", content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "nested too deeply" in r.text, (path, r.text)
+    nan = b'{"model": "smollm2:135m", "prompt": "x", "options": {"temperature": NaN}}'
+    r = httpx.post(f"{server.url}/api/generate", content=nan, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "NaN" in r.json()["error"]
+
+
 def test_unknown_route_and_method(server):
     r = httpx.get(f"{server.url}/api/nothing")
     assert r.status_code == 404 and "error" in r.json()
