@@ -11,6 +11,7 @@ from harness import Service
 
 API_KEY = "conformance-key"
 MAX_BODY = 2 * 1024 * 1024
+BODY_TIMEOUT_S = 3  # short, so the slow-client test is quick
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Running:
     svc: Service
     name: str
     provisioned: bool
+    ready: bool  # serves its default model (packaged or provisioned); else it says what is missing
     openapi: dict[str, Any]
 
     @property
@@ -38,3 +40,21 @@ class Running:
                 if method in ("get", "post", "put", "patch", "delete"):
                     out.append((method.upper(), path, op))
         return out
+
+
+def error_message(body: Any) -> str:
+    """The message of an error body in one of our APIs' shapes; fails on anything else.
+
+    OpenAI ``{"error": {"message", "type", "code"}}``, Ollama ``{"error": "..."}``, DeepStack /
+    CodeProject.AI ``{"success": false, "error": "...", "code": <status>}``.
+    """
+    assert isinstance(body, dict) and "error" in body, body
+    err = body["error"]
+    if isinstance(err, dict):
+        assert isinstance(err.get("message"), str) and err["message"] and "type" in err, body
+        return err["message"]
+    assert isinstance(err, str) and err, body
+    if "success" in body:
+        assert body["success"] is False and isinstance(body["code"], int), body
+    assert "Traceback" not in err
+    return err

@@ -173,7 +173,12 @@ def create_service_app(
 
     # Added innermost first: metrics see every response, auth runs before the body is read.
     app.add_middleware(CatchAllMiddleware, render=render_error)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, render=render_error)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        render=render_error,
+    )
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     app.add_middleware(ApiKeyMiddleware, api_key=api_key, render=render_error, form_key_paths=form_key_paths)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import ErrorRenderer, PayloadTooLarge, ServiceError, Unauthorized
+from .errors import ErrorRenderer, PayloadTooLarge, RequestTimeout, ServiceError, Unauthorized
 from .metrics import ServiceMetrics
 
 log = logging.getLogger("hailo_services")
@@ -25,10 +26,17 @@ def error_response(request: Request, err: ServiceError, render: ErrorRenderer) -
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``max_bytes``: at once from Content-Length, else while the body streams in."""
+    """Limits on the request body: its size and the time a client takes to send it.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, render: ErrorRenderer):
-        self.app, self.max_bytes, self.render = app, max_bytes, render
+    413 for bodies over ``max_bytes``: at once from Content-Length, else while the body streams in.
+    408 when the whole body has not arrived ``timeout_s`` after the route started reading it. uvicorn
+    has no such limit, so a client sending a byte a second would hold its connection (and, for a route
+    that reads the body inside the model's queue, the model) for as long as it likes. Every route
+    reads its body before it queues, so the engine is never held by a slow upload.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, render: ErrorRenderer, timeout_s: float | None = None):
+        self.app, self.max_bytes, self.render, self.timeout_s = app, max_bytes, render, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,14 +53,32 @@ class BodyLimitMiddleware:
                     await error_response(Request(scope), too_big, self.render)(scope, receive, send)
                     return
         seen = 0
+        deadline: float | None = None
+        complete = False
+        loop = asyncio.get_running_loop()
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, deadline, complete
+            if complete or self.timeout_s is None:
+                # After the body, receive() only waits for the client to leave (streaming responses
+                # poll it): no deadline there.
+                message = await receive()
+            else:
+                if deadline is None:
+                    deadline = loop.time() + self.timeout_s
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise RequestTimeout(
+                        f"the request body did not arrive within {self.timeout_s:g} s ({seen} bytes received)"
+                    ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise too_big
+                if not message.get("more_body", False):
+                    complete = True
             return message
 
         await self.app(scope, limited, send)

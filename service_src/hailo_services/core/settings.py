@@ -62,6 +62,7 @@ class ServiceSettings(BaseSettings):
     api_key: SecretStr | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    body_timeout_s: float = Field(default=60.0, gt=0, description="longest a client may take to send a body (408)")
     queue_max_waiting: int = Field(default=16, ge=0, description="requests waiting per model before 503")
     queue_timeout_s: float = Field(default=120.0, gt=0, description="longest wait in the queue before 504")
     request_timeout_s: float = Field(default=600.0, gt=0, description="longest generation before 504")

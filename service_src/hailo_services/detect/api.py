@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,6 +39,12 @@ COCO80_TO_90 = {idx: coco_id for coco_id, idx in COCO90_TO_80.items()}
 
 deepstack = APIRouter(tags=["DeepStack / CodeProject.AI"])
 coco = APIRouter(tags=["detection"])
+
+
+# /docs and the conformance suite take the example: the CPU engine's packaged model.
+ModelName = Annotated[
+    str, PathParam(description="a model of the catalog (GET /v1/vision/custom/list)", examples=["ssd_mobilenet_v2"])
+]
 
 
 class DeepStackForm(BaseModel):
@@ -147,9 +154,10 @@ async def vision_detection(request: Request, manager: ManagerDep, settings: Sett
     return await _deepstack_detect(request, manager, settings, None)
 
 
-@deepstack.api_route(
+# CodeProject.AI answers the list on GET and POST: two routes, so each has its own operation id.
+@deepstack.get("/v1/vision/custom/list", summary="The models this service can run (CodeProject.AI's custom-model list)")
+@deepstack.post(
     "/v1/vision/custom/list",
-    methods=["GET", "POST"],
     openapi_extra={
         "requestBody": {
             "required": False,
@@ -179,7 +187,7 @@ async def custom_list(request: Request, manager: ManagerDep) -> dict[str, Any]:
     openapi_extra=image_request_openapi(DeepStackForm),
     summary="Detect objects with a named model (DeepStack custom models = our catalog)",
 )
-async def vision_custom(model: str, request: Request, manager: ManagerDep, settings: SettingsDep) -> Response:
+async def vision_custom(model: ModelName, request: Request, manager: ManagerDep, settings: SettingsDep) -> Response:
     return await _deepstack_detect(request, manager, settings, model)
 
 

@@ -192,8 +192,6 @@ async def _respond(
 
 
 def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[str, Any]:
-    if req.n != 1:
-        raise BadRequest("only n=1 is supported")
     return {
         "temperature": req.temperature,
         "top_p": req.top_p,

@@ -7,13 +7,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-# Strict: JSON true/false must not turn into 1 or 0 seconds.
-KeepAlive = StrictStr | StrictFloat | StrictInt | None
-
 # Every integer a client sends has a range in the schema, so an out-of-range value is a 400 that
 # names the field, not an overflow inside llama.cpp (whose counts are C ints) or HailoRT.
 INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# Strict: JSON true/false must not turn into 1 or 0 seconds.
+# Seconds up to 2^53, where floats are still exact: the int and float branches agree on the bound.
+KeepAlive = (
+    StrictStr
+    | Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
+    | Annotated[StrictFloat, Field(gt=-(2**53), lt=2**53)]
+    | None
+)
 # The sampling seed: 64-bit, as Ollama and OpenAI take it.
 Seed = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
@@ -49,7 +55,25 @@ class OllamaMessage(Lenient):
     images: list[str] | None = None
 
 
+# The examples show in /docs, and are the valid requests the conformance suite starts from: they
+# name the CPU engine's packaged default model and ask for few tokens, so they answer fast anywhere.
+EXAMPLE_MODEL = "smollm2:135m"
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 class OllamaChatRequest(Lenient):
+    model_config = _examples(
+        {
+            "model": EXAMPLE_MODEL,
+            "messages": [{"role": "user", "content": "Why is the sky blue? One sentence."}],
+            "stream": False,
+            "options": {"num_predict": 8},
+        }
+    )
+
     model: str = Field(min_length=1)
     messages: list[OllamaMessage] | None = None
     tools: list[dict[str, Any]] | None = None
@@ -60,6 +84,10 @@ class OllamaChatRequest(Lenient):
 
 
 class OllamaGenerateRequest(Lenient):
+    model_config = _examples(
+        {"model": EXAMPLE_MODEL, "prompt": "Why is the sky blue?", "stream": False, "options": {"num_predict": 8}}
+    )
+
     model: str = Field(min_length=1)
     prompt: str | None = None
     suffix: str | None = None
@@ -74,6 +102,8 @@ class OllamaGenerateRequest(Lenient):
 
 
 class OllamaModelRequest(Lenient):
+    model_config = _examples({"model": EXAMPLE_MODEL})
+
     model: str | None = None
     name: str | None = None  # older clients send "name"
     verbose: bool = False
@@ -108,7 +138,7 @@ class OpenAISampling(Lenient):
     model: str = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    n: int = Field(default=1, ge=1, le=128, description="choices to generate; only 1 is supported")
+    n: int = Field(default=1, ge=1, le=1, description="choices to generate: only 1 is supported")
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
@@ -118,6 +148,10 @@ class OpenAISampling(Lenient):
 
 
 class OpenAIChatRequest(OpenAISampling):
+    model_config = _examples(
+        {"model": EXAMPLE_MODEL, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+    )
+
     messages: list[OpenAIMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
@@ -126,6 +160,8 @@ class OpenAIChatRequest(OpenAISampling):
 
 
 class OpenAICompletionRequest(OpenAISampling):
+    model_config = _examples({"model": EXAMPLE_MODEL, "prompt": "Once upon a time", "max_tokens": 8})
+
     prompt: str | list[str]
     max_tokens: int | None = Field(default=16, ge=1, le=INT32_MAX)  # OpenAI's documented default
     echo: bool = False
