@@ -55,6 +55,11 @@ Reporting
     ``machine_environment()`` (cpu count, machine, python), ``load_average()``,
     ``print_environment(env)`` (the "environment" block every report starts with).
     ``raise_on_sigterm()``: SIGTERM raises KeyboardInterrupt, so ``finally`` blocks stop the subprocesses.
+    ``bench_main(run, parse_args, argv)``: a script's ``main`` (SIGTERM / Ctrl-C -> exit 130 after cleanup).
+    ``existing_file(parser, path, flag)``: a file argument resolved, or the parser's error naming ``flag``.
+    ``photos_as_jpeg(names, quality) -> [(file name, bytes)]``: scikit-image's photos as JPEG (q90).
+    ``place_pose_model(target, path_or_None)``: hailo-pose's CPU model at the catalog's file name (a given
+    ONNX linked, else the tiny graph of tests/tiny_models.py); returns what it placed.
 
 Example, the shape of a vision benchmark (HTTP against the same engine in-process)::
 
@@ -533,3 +538,59 @@ def _sigterm(signum: int, frame: Any) -> None:
 def raise_on_sigterm() -> None:
     """Make SIGTERM (systemd, CI, kill) raise KeyboardInterrupt, so ``finally`` blocks stop the children."""
     signal.signal(signal.SIGTERM, _sigterm)
+
+
+def bench_main(run: Callable[[Any], int], parse_args: Callable[[list[str] | None], Any], argv: list[str] | None) -> int:
+    """A benchmark's ``main``: SIGTERM and Ctrl-C stop it through its ``finally`` blocks (exit 130)."""
+    raise_on_sigterm()
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+
+
+def existing_file(parser: Any, path: Path | None, flag: str) -> Path | None:
+    """``path`` resolved, or ``parser.error`` naming ``flag`` when it is not a file (None stays None)."""
+    if path is None:
+        return None
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        parser.error(f"{flag}: no such file: {path}")
+    return path
+
+
+TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+
+
+def place_pose_model(target: Path, pose_model: Path | None) -> str:
+    """Put hailo-pose's CPU model at ``target`` (the catalog's file name): ``pose_model`` linked there,
+    or, without one, the tiny graph of tests/tiny_models.py (the export's interface, a constant answer).
+    Returns a description of what was placed."""
+    if pose_model is not None:
+        target.symlink_to(pose_model)
+        return str(pose_model)
+    # Appended, not prepended: tests/ has its own harness.py, and bench/'s must stay the one imported.
+    sys.path.append(str(TESTS_DIR))
+    from tiny_models import yolov8_pose_export
+
+    yolov8_pose_export(target)
+    return "tiny graph (tests/tiny_models.py yolov8_pose_export: export interface, constant answer)"
+
+
+def photos_as_jpeg(
+    names: Sequence[str] = ("astronaut", "chelsea", "coffee"), quality: int = 90
+) -> list[tuple[str, bytes]]:
+    """scikit-image's real photos as JPEG (a typical camera snapshot quality), encoded once:
+    ``[(file name, bytes)]``. Needs Pillow and scikit-image (the dev extra)."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    out = []
+    for name in names:
+        buf = io.BytesIO()
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(buf, "JPEG", quality=quality)
+        out.append((f"{name}.jpg", buf.getvalue()))
+    return out

@@ -46,6 +46,7 @@ from harness import (
     CpuMeter,
     Proc,
     Service,
+    bench_main,
     fmt_opt,
     load_average,
     machine_environment,
@@ -54,7 +55,6 @@ from harness import (
     percentile,
     print_environment,
     print_table,
-    raise_on_sigterm,
     start_service,
     verdict,
     wait_for,
@@ -566,12 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--serve-baseline"]:
         model, threads, num_ctx, address_file = argv[1:5]
         return serve_baseline(model, int(threads), int(num_ctx), address_file)
-    raise_on_sigterm()
-    try:
-        return run(parse_args(argv))
-    except KeyboardInterrupt:
-        print("\nbench: interrupted", file=sys.stderr)
-        return 130
+    return bench_main(run, parse_args, argv)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ Exit status: 0 when the benchmark ran (whether or not the goal is met), non-zero
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import statistics
 import sys
@@ -49,14 +48,17 @@ from harness import (
     Column,
     CpuMeter,
     Service,
+    bench_main,
+    existing_file,
     fmt_opt,
     load_average,
     machine_environment,
     median_delta,
     median_ratio,
+    photos_as_jpeg,
+    place_pose_model,
     print_environment,
     print_table,
-    raise_on_sigterm,
     start_service,
     time_calls,
     verdict,
@@ -67,10 +69,7 @@ GOAL_P50_RATIO = 1.05  # HTTP p50 / in-process p50, at most
 NOISY_LOAD = 0.2  # cores used by other processes that make a run noisy
 CONCURRENCY = 4
 REQUEST_TIMEOUT_S = 120.0
-PHOTOS = ("astronaut", "chelsea", "coffee")
-JPEG_QUALITY = 90  # a typical camera snapshot quality; the same bytes go to both sides anyway
 
-TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 
 IN_PROCESS = "in-process"
 
@@ -123,19 +122,6 @@ class Target:
     concurrency: int = 1
     http: bool = True
     goal: bool = False  # judged against GOAL_P50_RATIO (sequential HTTP rows)
-
-
-def photos_as_jpeg() -> list[tuple[str, bytes]]:
-    """Real photos, encoded once, so decoding is part of both sides but encoding is part of neither."""
-    from PIL import Image
-    from skimage import data
-
-    out = []
-    for name in PHOTOS:
-        buf = io.BytesIO()
-        Image.fromarray(getattr(data, name)()).convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
-        out.append((f"{name}.jpg", buf.getvalue()))
-    return out
 
 
 class Cycle:
@@ -243,16 +229,7 @@ def setup_pose(workdir: Path, threads: int, pose_model: Path | None) -> Setup:
     models_dir = workdir / "models"
     models_dir.mkdir()
     target = models_dir / artifact.file  # the file name the catalog expects, so the service finds it
-    if pose_model is None:
-        # Appended, not prepended: tests/ has its own harness.py, and bench/'s must stay the one imported.
-        sys.path.append(str(TESTS_DIR))
-        from tiny_models import yolov8_pose_export
-
-        yolov8_pose_export(target)
-        source = "tiny graph (tests/tiny_models.py yolov8_pose_export: export interface, constant answer)"
-    else:
-        target.symlink_to(pose_model)
-        source = str(pose_model)
+    source = place_pose_model(target, pose_model)
     paths = locate_paths(spec, models_dir)
     engine = make_cpu_engine(spec, threads)
     engine.load(spec, paths)
@@ -499,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
         "pillow": PIL.__version__,
         "threads": f"{args.threads} (service config and in-process engine)",
         "images": ", ".join(f"{name} {len(jpeg) / 1024:.0f} KB" for name, jpeg in images)
-        + f" (scikit-image photos, JPEG q{JPEG_QUALITY}, cycled)",
+        + " (scikit-image photos, JPEG q90, cycled)",
         "calls": f"{args.n} per block, {args.rounds} rounds, block order rotates each round",
         "load average": load_average() + " (at start)",
     }
@@ -594,20 +571,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--services: detect and/or pose, got {args.services}")
     if args.n < 2 or args.rounds < 1 or args.threads < 1 or args.warmup < 0:
         p.error("--n >= 2, --rounds >= 1, --threads >= 1 and --warmup >= 0 are required")
-    if args.pose_model is not None:
-        args.pose_model = args.pose_model.expanduser().resolve()
-        if not args.pose_model.is_file():
-            p.error(f"--pose-model: no such file: {args.pose_model}")
+    args.pose_model = existing_file(p, args.pose_model, "--pose-model")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    raise_on_sigterm()
-    try:
-        return run(parse_args(argv))
-    except KeyboardInterrupt:
-        print("\nbench: interrupted", file=sys.stderr)
-        return 130
+    return bench_main(run, parse_args, argv)
 
 
 if __name__ == "__main__":
