@@ -113,7 +113,10 @@ def _final_stats(summary: Summary) -> dict[str, Any]:
     }
 
 
-async def _load_or_unload(manager: ModelManager, model: str, keep_alive: Any, chat: bool) -> dict[str, Any]:
+async def _load_or_unload(
+    manager: ModelManager, req: OllamaChatRequest | OllamaGenerateRequest, chat: bool
+) -> dict[str, Any]:
+    model, keep_alive = req.model, req.keep_alive
     spec = manager.spec(model)
     base: dict[str, Any] = {"model": model, "created_at": _now()}
     if chat:
@@ -123,7 +126,10 @@ async def _load_or_unload(manager: ModelManager, model: str, keep_alive: Any, ch
     if keep_alive is not None and parse_keep_alive(keep_alive) == 0:
         await manager.unload(spec.name)
         return {**base, "done_reason": "unload", "done": True}
-    lm, _ = await manager.acquire(spec.name)
+    # A load with options.num_ctx loads with that context, as a generation would (Ollama passes a load
+    # request's options to its scheduler too).
+    num_ctx = effective_num_ctx(spec, req.options.num_ctx if req.options else None, manager.settings.max_num_ctx)
+    lm, _ = await manager.acquire(spec.name, options={"num_ctx": num_ctx})
     await manager.release(lm, keep_alive)
     return {**base, "done_reason": "load", "done": True}
 
@@ -276,7 +282,7 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaChatRequest)
     _check_keep_alive(req.keep_alive)
     if not req.messages:
-        return JSONResponse(await _load_or_unload(manager, req.model, req.keep_alive, chat=True))
+        return JSONResponse(await _load_or_unload(manager, req, chat=True))
     if req.tools:
         raise BadRequest(f"{req.model} does not support tools")
     if any(m.images for m in req.messages):
@@ -290,7 +296,7 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaGenerateRequest)
     _check_keep_alive(req.keep_alive)
     if not req.prompt and not req.system:
-        return JSONResponse(await _load_or_unload(manager, req.model, req.keep_alive, chat=False))
+        return JSONResponse(await _load_or_unload(manager, req, chat=False))
     if req.images:
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     if req.suffix:
