@@ -1,13 +1,16 @@
-"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE])."""
+"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE]),
+/v1/embeddings."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -15,9 +18,17 @@ from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
 from ..core.request_body import json_body_openapi, parse_json
+from .embedding import check_inputs, embed
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
-from .schemas import OpenAIChatRequest, OpenAICompletionRequest, OpenAIMessage, OpenAISampling, ResponseFormat
+from .schemas import (
+    OpenAIChatRequest,
+    OpenAICompletionRequest,
+    OpenAIEmbeddingRequest,
+    OpenAIMessage,
+    OpenAISampling,
+    ResponseFormat,
+)
 from .streaming_response import prime, template, with_first
 
 router = APIRouter(prefix="/v1")
@@ -229,3 +240,32 @@ async def completions(request: Request, manager: ManagerDep) -> Response:
     args = _common_sampling(req)
     args["max_tokens"] = req.max_tokens
     return await _respond(request, manager, req, sampling_args=args, chat_messages=None, prompt=prompt)
+
+
+@router.post("/embeddings", openapi_extra=json_body_openapi(OpenAIEmbeddingRequest))
+async def embeddings(request: Request, manager: ManagerDep) -> dict[str, Any]:
+    req = await parse_json(request, OpenAIEmbeddingRequest)
+    inputs = [req.input] if isinstance(req.input, str) else req.input
+    if not inputs:
+        raise BadRequest("input must be a non-empty string or a non-empty list of strings")
+    check_inputs(inputs)
+    out = await embed(
+        manager,
+        request.app.state.metrics,
+        model=req.model,
+        inputs=inputs,
+        dimensions=req.dimensions,
+        disconnected=request.is_disconnected,
+    )
+
+    def encode(vector: list[float]) -> list[float] | str:
+        if req.encoding_format == "base64":  # little-endian float32, as OpenAI sends it
+            return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+        return vector
+
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(out.vectors)],
+        "model": req.model,
+        "usage": {"prompt_tokens": out.prompt_tokens, "total_tokens": out.prompt_tokens},
+    }

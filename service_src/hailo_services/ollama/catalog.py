@@ -18,6 +18,9 @@ class ModelSpec(BaseModelSpec):
     quantization: str = ""
     context_length: int = 2048
     max_context_length: int = 0  # trained context: the most num_ctx may ask for; 0 = context_length
+    # What /api/show reports and requests are checked against (Ollama's names: completion, tools,
+    # thinking, vision, embedding). Only what this server really does for the model.
+    capabilities: tuple[str, ...] = ("completion",)
     stop: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
 

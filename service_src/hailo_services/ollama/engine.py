@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..core.models import EngineError, UnsupportedRequest
 from .catalog import ModelSpec
 
-__all__ = ["EngineError", "GenerationStats", "LLMEngine", "Message", "Sampling", "UnsupportedRequest"]
+__all__ = ["Embeddings", "EngineError", "GenerationStats", "LLMEngine", "Message", "Sampling", "UnsupportedRequest"]
 
 Emit = Callable[[str], bool]
 Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
@@ -50,6 +50,12 @@ class GenerationStats:
     cached_tokens: int = 0
 
 
+@dataclass
+class Embeddings:
+    vectors: list[list[float]]  # one per input, in input order
+    prompt_tokens: int
+
+
 class LLMEngine(ABC):
     kind: str
 
@@ -70,6 +76,11 @@ class LLMEngine(ABC):
 
     @abstractmethod
     def context_length(self) -> int: ...
+
+    def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
+        """One vector per input (mean-pooled hidden states; L2-normalised when ``normalize``). An input
+        past the context is cut to it when ``truncate``, else UnsupportedRequest."""
+        raise UnsupportedRequest(f"the {self.kind} engine cannot compute embeddings")
 
     def memory_bytes(self) -> int:
         """Memory the loaded model occupies (for /api/ps); 0 when unknown."""

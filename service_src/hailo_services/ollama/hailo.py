@@ -27,6 +27,7 @@ from typing import Any
 from ..core.hailo_device import acquire_vdevice, release_vdevice
 from .catalog import ModelSpec
 from .engine import (
+    Embeddings,
     Emit,
     EngineError,
     GenerationStats,
@@ -194,6 +195,13 @@ class HailoLLMEngine(LLMEngine):
                     release_vdevice()
                 except Exception as exc:
                     log.warning("releasing the VDevice failed: %s", exc)
+
+    def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
+        # genai.LLM generates text and nothing else: no hidden states, no pooling (hailo-platform.md §6.1).
+        raise UnsupportedRequest(
+            "embeddings are not available on the Hailo engine: HailoRT's LLM API only generates text. "
+            "Run an embedding model on a CPU-engine hailo-ollama (engine: cpu)"
+        )
 
     def context_length(self) -> int:
         return self._capacity

@@ -166,3 +166,47 @@ class OpenAICompletionRequest(OpenAISampling):
     max_tokens: int | None = Field(default=16, ge=1, le=INT32_MAX)  # OpenAI's documented default
     echo: bool = False
     suffix: str | None = None
+
+
+# --- Embeddings -----------------------------------------------------------------------------
+
+# More inputs than this in one request is a batch job, not a request: the queue would be held for
+# minutes (Open WebUI and LangChain send RAG chunks in batches of tens).
+MAX_EMBED_INPUTS = 2048
+EmbedInputs = Annotated[list[str], Field(max_length=MAX_EMBED_INPUTS)]
+
+
+class OllamaEmbedRequest(Lenient):
+    """``POST /api/embed``: one string or a list; vectors L2-normalised."""
+
+    model_config = _examples({"model": EXAMPLE_MODEL, "input": ["Why is the sky blue?", "Why is the grass green?"]})
+
+    model: str = Field(min_length=1)
+    input: str | EmbedInputs = Field(default_factory=list)
+    truncate: bool = Field(default=True, description="cut inputs longer than the context (false: 400)")
+    dimensions: int | None = Field(default=None, ge=1, le=65536, description="keep the first N dimensions")
+    options: OllamaOptions | None = None
+    keep_alive: KeepAlive = None
+
+
+class OllamaEmbeddingsRequest(Lenient):
+    """``POST /api/embeddings``, Ollama's older endpoint: one prompt, a vector not normalised."""
+
+    model_config = _examples({"model": EXAMPLE_MODEL, "prompt": "Here is an article about llamas..."})
+
+    model: str = Field(min_length=1)
+    prompt: str = ""
+    options: OllamaOptions | None = None
+    keep_alive: KeepAlive = None
+
+
+class OpenAIEmbeddingRequest(Lenient):
+    """``POST /v1/embeddings``."""
+
+    model_config = _examples({"model": EXAMPLE_MODEL, "input": "The food was delicious and the waiter..."})
+
+    model: str = Field(min_length=1)
+    input: str | EmbedInputs
+    dimensions: int | None = Field(default=None, ge=1, le=65536)
+    encoding_format: Literal["float", "base64"] = "float"
+    user: str | None = None

@@ -491,3 +491,16 @@ def test_complete_sends_the_raw_string_on_a_cleared_context(engine: HailoLLMEngi
 def test_complete_rejects_an_empty_prompt(engine: HailoLLMEngine) -> None:
     with pytest.raises(UnsupportedRequest):
         engine.complete("", Sampling(), Sink())
+
+
+def test_max_tokens_past_the_hefs_context_asks_hailort_for_the_context_at_most(
+    engine: HailoLLMEngine, state: Any
+) -> None:
+    chat(engine, [USER1], max_tokens=2**31 - 1)
+    assert generate_calls(state)[0]["max_generated_tokens"] == engine.context_length()
+
+
+def test_embeddings_are_a_clear_400_on_the_npu(engine: HailoLLMEngine) -> None:
+    """genai.LLM only generates text: the API answers 400 saying so, not a 500."""
+    with pytest.raises(UnsupportedRequest, match="HailoRT's LLM API only generates text"):
+        engine.embed(["hello"], truncate=True, normalize=True)
