@@ -154,7 +154,8 @@ async def _run(
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
     settings = manager.settings
     spec = manager.spec(model)
-    sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format))
+    truncate = getattr(req, "truncate", None)  # chat only
+    sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate)
     pieces = generate(
         manager,
         request.app.state.metrics,

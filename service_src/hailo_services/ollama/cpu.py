@@ -17,6 +17,7 @@ import httpx
 
 from .catalog import ModelSpec
 from .engine import Embeddings, Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling, UnsupportedRequest
+from .truncation import fit_messages
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
     elif s.json_mode:
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+class ContextExceeded(UnsupportedRequest):
+    """llama.cpp refused a prompt longer than the context (before generating anything)."""
 
 
 class LlamaCppEngine(LLMEngine):
@@ -96,16 +101,26 @@ class LlamaCppEngine(LLMEngine):
     def context_length(self) -> int:
         return self._n_ctx
 
-    def _tokenize(self, text: str) -> list[int]:
+    def _listener(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A call to llama.cpp's own HTTP server (loopback, our random key): what xllamacpp has no
+        Python handler for (tokenize, apply-template)."""
         r = httpx.post(
-            f"{self._server.listening_address}/tokenize",
-            json={"content": text, "add_special": True},
+            f"{self._server.listening_address}{path}",
+            json=body,
             headers={"Authorization": f"Bearer {self._key}"},
             timeout=60,
         )
         if r.status_code != 200:
-            raise EngineError(f"llama.cpp could not tokenize: {r.status_code} {r.text[:200]}")
-        return list(r.json()["tokens"])
+            raise EngineError(f"llama.cpp {path} failed: {r.status_code} {r.text[:200]}")
+        return r.json()
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self._listener("/tokenize", {"content": text, "add_special": True})["tokens"])
+
+    def _chat_tokens(self, messages: list[Message]) -> int:
+        """The prompt's length as llama.cpp will see it: the GGUF's chat template, then its tokenizer."""
+        prompt = self._listener("/apply-template", {"messages": messages})["prompt"]
+        return len(self._tokenize(prompt))
 
     def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
         if self._server is None:
@@ -134,6 +149,16 @@ class LlamaCppEngine(LLMEngine):
 
     def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
         body = {"messages": messages, **_sampling_body(sampling, self._n_ctx)}
+        try:
+            return self._run(self._server.handle_chat_completions, body, emit, chat=True)
+        except ContextExceeded:
+            # llama.cpp refuses before generating anything, so a chat that grew past the context
+            # costs one extra round only when it happens: then drop old messages as Ollama does.
+            if not sampling.truncate or len(messages) < 2:
+                raise
+        fitted = fit_messages(messages, self._chat_tokens, self._n_ctx)
+        log.info("chat of %d messages cut to %d to fit the %d-token context", len(messages), len(fitted), self._n_ctx)
+        body["messages"] = fitted
         return self._run(self._server.handle_chat_completions, body, emit, chat=True)
 
     def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
@@ -148,7 +173,7 @@ class LlamaCppEngine(LLMEngine):
         finish: str | None = None
         cancelled = False
         error: str | None = None
-        client_error = False
+        client_error: bool | str = False
         started = time.perf_counter()
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
@@ -159,6 +184,8 @@ class LlamaCppEngine(LLMEngine):
                 # llama.cpp's server says which errors are the request's (a prompt longer than the
                 # context, a bad parameter): those are the client's 400, not our 500.
                 client_error = isinstance(err, dict) and isinstance(err.get("code"), int) and 400 <= err["code"] < 500
+                if isinstance(err, dict) and err.get("type") == "exceed_context_size_error":
+                    client_error = "context"
                 return True
             if "usage" in chunk and chunk.get("usage"):
                 final.update(usage=chunk["usage"], timings=chunk.get("timings", {}))
@@ -178,6 +205,8 @@ class LlamaCppEngine(LLMEngine):
         if isinstance(result, dict) and "error" in result:
             on_chunk(result)
         if error:
+            if client_error == "context":
+                raise ContextExceeded(error)
             raise UnsupportedRequest(error) if client_error else EngineError(error)
         usage = final.get("usage", {})
         timings = final.get("timings", {})

@@ -38,6 +38,8 @@ class Sampling:
     presence_penalty: float | None = None
     json_schema: dict[str, Any] | None = None  # {} = any JSON object
     json_mode: bool = False
+    # A chat past the context drops its oldest messages (Ollama's default); False: the engine refuses it.
+    truncate: bool = True
 
 
 @dataclass

@@ -81,6 +81,9 @@ class OllamaChatRequest(Lenient):
     options: OllamaOptions | None = None
     stream: bool = True
     keep_alive: KeepAlive = None
+    truncate: bool | None = Field(
+        default=None, description="drop the oldest messages when the chat is longer than the context (default true)"
+    )
 
 
 class OllamaGenerateRequest(Lenient):

@@ -70,7 +70,8 @@ def test_a_context_past_the_models_maximum_is_clamped_as_ollama_does(server):
     assert r.status_code == 200 and httpx.get(f"{server.url}/api/ps").json()["models"][0]["context_length"] == 2048
 
 
-def test_a_prompt_longer_than_the_context_is_400_not_500(server):
+def test_one_message_longer_than_the_context_is_400_not_500(server):
+    """Nothing can be dropped (Ollama keeps the last message whole), so llama.cpp's refusal stands."""
     r = httpx.post(
         f"{server.url}/v1/chat/completions",
         timeout=120,
@@ -78,6 +79,33 @@ def test_a_prompt_longer_than_the_context_is_400_not_500(server):
     )
     assert r.status_code == 400 and "context" in r.json()["error"]["message"]
     assert httpx.post(f"{server.url}/api/generate", json=SHORT, timeout=60).status_code == 200
+
+
+LONG_CHAT = [
+    {"role": "system", "content": "You are a terse assistant. Answer in one word."},
+    *[
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"Old message {i}: " + "blah " * 150}
+        for i in range(30)  # ~5000 tokens in all, the context is 2048
+    ],
+    {"role": "user", "content": "Say yes."},
+]
+
+
+def test_a_chat_longer_than_the_context_drops_its_oldest_messages_as_ollama_does(server):
+    client = ollama.Client(host=server.url, timeout=120)
+    r = client.chat(model=MODEL, messages=LONG_CHAT, options={"num_predict": 4, "temperature": 0})
+    assert r.message.content.strip() and r.done_reason in ("stop", "length")
+    # What was evaluated is what fits: the system message, the newest messages that fit, the question.
+    assert 1000 < r.prompt_eval_count <= 2048
+    oai = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=120)
+    resp = oai.chat.completions.create(model=MODEL, messages=LONG_CHAT, max_tokens=4, temperature=0)
+    assert resp.choices[0].message.content and 1000 < resp.usage.prompt_tokens <= 2048
+    r = httpx.post(
+        f"{server.url}/api/chat",
+        json={"model": MODEL, "messages": LONG_CHAT, "stream": False, "truncate": False, "options": {"num_predict": 2}},
+        timeout=120,
+    )
+    assert r.status_code == 400 and "exceeds the available context size" in r.json()["error"]
 
 
 def test_hostile_json_is_400(server):
