@@ -30,6 +30,7 @@ from .schemas import (
     OllamaOptions,
 )
 from .streaming_response import prime, template, with_first
+from .tool_calls import capabilities, check_tools, history_message, to_ollama
 
 OLLAMA_API_VERSION = "0.6.0"
 NDJSON = "application/x-ndjson"
@@ -154,8 +155,11 @@ async def _run(
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
     settings = manager.settings
     spec = manager.spec(model)
-    truncate = getattr(req, "truncate", None)  # chat only
-    sampling = merge_sampling(spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate)
+    truncate, tools = getattr(req, "truncate", None), getattr(req, "tools", None)  # chat only
+    tools = [t.model_dump(exclude_none=True) for t in tools] if tools else None
+    sampling = merge_sampling(
+        spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate, tools=tools or None
+    )
     pieces = generate(
         manager,
         request.app.state.metrics,
@@ -171,17 +175,20 @@ async def _run(
     )
     chat = shape == "chat"
 
-    def chunk(text: str, created_at: str | None = None) -> dict[str, Any]:
+    def chunk(text: str, created_at: str | None = None, summary: Summary | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "created_at": created_at or _now()}
         if chat:
             body["message"] = {"role": "assistant", "content": text}
+            if summary is not None and summary.stats.tool_calls:
+                # As Ollama's llama-server mode sends them: whole, in the last chunk.
+                body["message"]["tool_calls"] = to_ollama(summary.stats.tool_calls)
         else:
             body["response"] = text
         return body | {"done": False}
 
     if not stream:
         text, summary = await collect(pieces)
-        return JSONResponse(chunk(text) | {"done": True} | _final_stats(summary))
+        return JSONResponse(chunk(text, summary=summary) | {"done": True} | _final_stats(summary))
 
     first, exhausted = await prime(pieces)
 
@@ -191,7 +198,7 @@ async def _run(
 
     def as_line(item: Any) -> bytes:
         if isinstance(item, Summary):
-            return (json.dumps(chunk("") | {"done": True} | _final_stats(item)) + "\n").encode()
+            return (json.dumps(chunk("", summary=item) | {"done": True} | _final_stats(item)) + "\n").encode()
         if isinstance(item, dict):
             return (json.dumps(item) + "\n").encode()
         return head + json.dumps(_now()).encode() + middle + json.dumps(item).encode() + tail
@@ -261,7 +268,7 @@ async def show(request: Request, manager: ManagerDep) -> dict[str, Any]:
             "general.parameter_count": spec.parameter_size,
             f"{spec.family}.context_length": ctx,
         },
-        "capabilities": list(spec.capabilities),
+        "capabilities": capabilities(spec, engine),
         "modified_at": _iso(path.stat().st_mtime),
     }
 
@@ -293,10 +300,10 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     if not req.messages:
         return JSONResponse(await _load_or_unload(manager, req, chat=True))
     if req.tools:
-        raise BadRequest(f"{req.model} does not support tools")
+        check_tools(manager.spec(req.model), manager.engine_kind, req.model)
     if any(m.images for m in req.messages):
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
-    messages = [{"role": m.role, "content": m.content} for m in req.messages]
+    messages = [history_message(m.role, m.content, m.model_dump()) for m in req.messages]
     return await _run(request, manager, req, chat_messages=messages)
 
 

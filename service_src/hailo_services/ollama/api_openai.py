@@ -30,6 +30,7 @@ from .schemas import (
     ResponseFormat,
 )
 from .streaming_response import prime, template, with_first
+from .tool_calls import check_tools, history_message, to_openai
 
 router = APIRouter(prefix="/v1")
 
@@ -92,7 +93,8 @@ def _usage(summary: Summary) -> dict[str, Any]:
 
 
 def _finish(summary: Summary) -> str:
-    return "length" if summary.stats.finish_reason == "length" else "stop"
+    reason = summary.stats.finish_reason
+    return reason if reason in ("length", "tool_calls") else "stop"
 
 
 def _sse(obj: Any) -> bytes:
@@ -139,6 +141,12 @@ async def _respond(
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(summary), "logprobs": None}
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
+            if summary.stats.tool_calls:
+                choice["message"] = {
+                    "role": "assistant",
+                    "content": text or None,
+                    "tool_calls": to_openai(summary.stats.tool_calls),
+                }
         else:
             choice["text"] = text
         return JSONResponse(
@@ -181,6 +189,10 @@ async def _respond(
             yield _sse(chunk("", None, role=True))
         async for item in with_first(first, exhausted, pieces, _error_event):
             if isinstance(item, Summary):
+                if chat and item.stats.tool_calls:  # each call whole, in one delta (as Ollama's /v1 sends them)
+                    calls = chunk(None, None)
+                    calls["choices"][0]["delta"]["tool_calls"] = to_openai(item.stats.tool_calls, with_index=True)
+                    yield _sse(calls)
                 yield _sse(chunk(None, _finish(item)))
                 if include_usage:
                     yield _sse(
@@ -216,13 +228,24 @@ def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[s
 @router.post("/chat/completions", openapi_extra=json_body_openapi(OpenAIChatRequest))
 async def chat_completions(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OpenAIChatRequest)
-    if req.tools:
-        raise BadRequest(f"{req.model} does not support tools")
+    tools = [t.model_dump(exclude_none=True) for t in req.tools] if req.tools and req.tool_choice != "none" else None
+    if tools:
+        check_tools(manager.spec(req.model), manager.engine_kind, req.model)
     messages: list[Message] = []
     for m in req.messages:
         role = "system" if m.role == "developer" else m.role
-        messages.append({"role": role, "content": _text_of(m)})
+        messages.append(history_message(role, _text_of(m), m.model_dump()))
     args = _common_sampling(req) | _format(req.response_format)
+    if tools:
+        choice = req.tool_choice
+        if isinstance(choice, dict):
+            # A named function: only that tool, and a call is required (llama.cpp takes no names).
+            name = (choice.get("function") or {}).get("name")
+            tools = [t for t in tools if t["function"]["name"] == name]
+            if not tools:
+                raise BadRequest(f"tool_choice names {name!r}, which is not among the tools")
+            choice = "required"
+        args |= {"tools": tools, "tool_choice": choice, "parallel_tool_calls": req.parallel_tool_calls}
     args["max_tokens"] = req.max_completion_tokens or req.max_tokens
     return await _respond(request, manager, req, sampling_args=args, chat_messages=messages, prompt=None)
 

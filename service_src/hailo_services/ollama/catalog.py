@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from ..core.catalog import Catalog
@@ -21,6 +22,8 @@ class ModelSpec(BaseModelSpec):
     # What /api/show reports and requests are checked against (Ollama's names: completion, tools,
     # thinking, vision, embedding). Only what this server really does for the model.
     capabilities: tuple[str, ...] = ("completion",)
+    # A Jinja chat template of ours (ollama/templates/) used instead of the GGUF's on the CPU engine.
+    chat_template: str = ""
     stop: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
 
@@ -39,6 +42,10 @@ class ModelSpec(BaseModelSpec):
 
 class LLMCatalog(Catalog[ModelSpec]):
     spec_class = ModelSpec
+
+
+def template_text(name: str) -> str:
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
 @cache

@@ -15,8 +15,18 @@ from typing import Any
 
 import httpx
 
-from .catalog import ModelSpec
-from .engine import Embeddings, Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling, UnsupportedRequest
+from .catalog import ModelSpec, template_text
+from .engine import (
+    Embeddings,
+    Emit,
+    EngineError,
+    GenerationStats,
+    LLMEngine,
+    Message,
+    Sampling,
+    ToolCall,
+    UnsupportedRequest,
+)
 from .truncation import fit_messages
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,12 @@ def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
         body["max_tokens"] = min(s.max_tokens, n_ctx)
     if s.stop:
         body["stop"] = list(s.stop)
+    if s.tools:
+        body["tools"] = s.tools
+        if s.tool_choice is not None:
+            body["tool_choice"] = s.tool_choice
+        if s.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = s.parallel_tool_calls
     if s.json_schema:
         body["response_format"] = {"type": "json_schema", "json_schema": {"schema": s.json_schema}}
     elif s.json_mode:
@@ -68,6 +84,9 @@ class LlamaCppEngine(LLMEngine):
 
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
+        if spec.chat_template:
+            # Our template instead of the GGUF's (one that renders tools where the GGUF's does not).
+            params.chat_template = template_text(spec.chat_template)
         params.n_ctx = num_ctx
         params.n_parallel = 1  # one slot: the work queue already serialises requests
         params.cpuparams.n_threads = self.threads
@@ -170,6 +189,7 @@ class LlamaCppEngine(LLMEngine):
             raise EngineError("model is not loaded")
         body.update(stream=True, stream_options={"include_usage": True})
         final: dict[str, Any] = {}
+        calls: dict[int, dict[str, str]] = {}  # tool calls as their deltas arrive, by index
         finish: str | None = None
         cancelled = False
         error: str | None = None
@@ -190,6 +210,12 @@ class LlamaCppEngine(LLMEngine):
             if "usage" in chunk and chunk.get("usage"):
                 final.update(usage=chunk["usage"], timings=chunk.get("timings", {}))
             for choice in chunk.get("choices", ()):
+                for part in (choice.get("delta") or {}).get("tool_calls") or () if chat else ():
+                    call = calls.setdefault(int(part.get("index", 0)), {"id": "", "name": "", "arguments": ""})
+                    fn = part.get("function") or {}
+                    call["id"] = part.get("id") or call["id"]
+                    call["name"] += fn.get("name") or ""
+                    call["arguments"] += fn.get("arguments") or ""
                 text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
                 if text and emit(text):
                     cancelled = True
@@ -215,8 +241,11 @@ class LlamaCppEngine(LLMEngine):
         return GenerationStats(
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
-            finish_reason="cancelled" if cancelled else ("length" if finish == "length" else "stop"),
+            finish_reason="cancelled"
+            if cancelled
+            else ("length" if finish == "length" else "tool_calls" if calls else "stop"),
             prompt_eval_s=prompt_s,
             eval_s=timings.get("predicted_ms", 0.0) / 1000 if timings else max(elapsed - prompt_s, 0.0),
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
+            tool_calls=[ToolCall(**calls[i]) for i in sorted(calls)],
         )

@@ -16,7 +16,20 @@ from typing import Any, Literal
 from ..core.models import EngineError, UnsupportedRequest
 from .catalog import ModelSpec
 
-__all__ = ["Embeddings", "EngineError", "GenerationStats", "LLMEngine", "Message", "Sampling", "UnsupportedRequest"]
+# What each engine can do beyond plain completion (a model's catalog capabilities are cut to these).
+ENGINE_CAPABILITIES = {"cpu": frozenset({"completion", "tools"}), "hailo": frozenset({"completion"})}
+
+__all__ = [
+    "ENGINE_CAPABILITIES",
+    "Embeddings",
+    "EngineError",
+    "GenerationStats",
+    "LLMEngine",
+    "Message",
+    "Sampling",
+    "ToolCall",
+    "UnsupportedRequest",
+]
 
 Emit = Callable[[str], bool]
 Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
@@ -40,16 +53,28 @@ class Sampling:
     json_mode: bool = False
     # A chat past the context drops its oldest messages (Ollama's default); False: the engine refuses it.
     truncate: bool = True
+    # Tools the model may call (OpenAI function definitions), as the chat template renders them.
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None  # OpenAI's "auto" | "none" | "required" | {"type": "function", ...}
+    parallel_tool_calls: bool | None = None
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it (parsed by the API layer that needs an object)
 
 
 @dataclass
 class GenerationStats:
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: Literal["stop", "length", "cancelled"]
+    finish_reason: Literal["stop", "length", "cancelled", "tool_calls"]
     prompt_eval_s: float
     eval_s: float
     cached_tokens: int = 0
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass

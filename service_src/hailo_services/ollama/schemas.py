@@ -49,10 +49,26 @@ class OllamaOptions(Lenient):
     presence_penalty: float | None = None
 
 
+class FunctionDef(Lenient):
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # a JSON schema
+
+
+class ToolDef(Lenient):
+    """A tool as both APIs define it: ``{"type": "function", "function": {name, description, parameters}}``."""
+
+    type: Literal["function"] = "function"
+    function: FunctionDef
+
+
 class OllamaMessage(Lenient):
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
     images: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant's earlier calls (arguments an object)
+    tool_name: str | None = None  # a tool result: which tool answered
+    tool_call_id: str | None = None
 
 
 # The examples show in /docs, and are the valid requests the conformance suite starts from: they
@@ -76,7 +92,7 @@ class OllamaChatRequest(Lenient):
 
     model: str = Field(min_length=1)
     messages: list[OllamaMessage] | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolDef] | None = None
     format: str | dict[str, Any] | None = None
     options: OllamaOptions | None = None
     stream: bool = True
@@ -159,7 +175,9 @@ class OpenAIChatRequest(OpenAISampling):
     max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     response_format: ResponseFormat | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolDef] | None = None
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
 
 class OpenAICompletionRequest(OpenAISampling):

@@ -169,14 +169,16 @@ def test_delete_package_model_refused(client):
     assert err.value.status_code == 404
 
 
-def test_images_and_tools_are_refused(client):
+def test_images_are_refused_and_malformed_tools_too(client):
     with pytest.raises(ollama.ResponseError) as err:
         client.chat(model=MODEL, messages=[{"role": "user", "content": "hi", "images": ["aGVsbG8="]}])
     assert err.value.status_code == 400
-    tool = {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}}
-    with pytest.raises(ollama.ResponseError) as err:
-        client.chat(model=MODEL, messages=[{"role": "user", "content": "hi"}], tools=[tool])
-    assert err.value.status_code == 400
+    for tool in ({}, {"type": "function", "function": {"description": "no name"}}, {"type": "retrieval"}):
+        r = httpx.post(
+            f"{client._client.base_url}/api/chat",
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "tools": [tool], "stream": False},
+        )
+        assert r.status_code == 400 and "tools.0" in r.json()["error"], (tool, r.text)
 
 
 def test_delete_downloaded_model(client, server):
