@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
     elif s.json_mode:
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+# Ollama's num_keep default: the first tokens its runner keeps when it cuts a prompt to the context.
+NUM_KEEP = 4
 
 
 class ContextExceeded(UnsupportedRequest):
@@ -136,9 +141,11 @@ class LlamaCppEngine(LLMEngine):
     def _tokenize(self, text: str) -> list[int]:
         return list(self._listener("/tokenize", {"content": text, "add_special": True})["tokens"])
 
-    def _chat_tokens(self, messages: list[Message]) -> int:
-        """The prompt's length as llama.cpp will see it: the GGUF's chat template, then its tokenizer."""
-        prompt = self._listener("/apply-template", {"messages": messages})["prompt"]
+    def _chat_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> int:
+        """The prompt's length as llama.cpp will see it: the chat template (with the tools), then its tokenizer."""
+        prompt = self._listener("/apply-template", {"messages": messages, **({"tools": tools} if tools else {})})[
+            "prompt"
+        ]
         return len(self._tokenize(prompt))
 
     def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
@@ -173,12 +180,33 @@ class LlamaCppEngine(LLMEngine):
         except ContextExceeded:
             # llama.cpp refuses before generating anything, so a chat that grew past the context
             # costs one extra round only when it happens: then drop old messages as Ollama does.
-            if not sampling.truncate or len(messages) < 2:
+            if not sampling.truncate:
                 raise
-        fitted = fit_messages(messages, self._chat_tokens, self._n_ctx)
-        log.info("chat of %d messages cut to %d to fit the %d-token context", len(messages), len(fitted), self._n_ctx)
-        body["messages"] = fitted
-        return self._run(self._server.handle_chat_completions, body, emit, chat=True)
+        fitted = fit_messages(messages, lambda m: self._chat_tokens(m, sampling.tools), self._n_ctx)
+        if len(fitted) < len(messages):
+            log.info("chat of %d messages cut to %d for the %d-token context", len(messages), len(fitted), self._n_ctx)
+            try:
+                return self._run(self._server.handle_chat_completions, body | {"messages": fitted}, emit, chat=True)
+            except ContextExceeded:
+                pass
+        # Even the system messages and the last message are too long (36 tools render to more than a
+        # 2048-token context). Ollama sends the prompt anyway and its runner keeps the first num_keep
+        # tokens and the newest ones; llama.cpp refuses instead, so we cut the tokens ourselves and
+        # complete them raw. The model still answers; a tool call in that answer stays text.
+        return self._complete_cut(fitted, sampling, emit)
+
+    def _complete_cut(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
+        template = {"messages": messages, **({"tools": sampling.tools} if sampling.tools else {})}
+        tokens = self._tokenize(self._listener("/apply-template", template)["prompt"])
+        # Leave room to answer: what was asked for, within a quarter to a half of the context.
+        asked = sampling.max_tokens if sampling.max_tokens and sampling.max_tokens > 0 else 0
+        room = min(max(asked, self._n_ctx // 4), self._n_ctx // 2)
+        keep = self._n_ctx - room
+        if len(tokens) > keep:
+            log.info("prompt of %d tokens cut to %d (first %d and the newest)", len(tokens), keep, NUM_KEEP)
+            tokens = tokens[:NUM_KEEP] + tokens[len(tokens) - (keep - NUM_KEEP) :]
+        body = {"prompt": tokens, **_sampling_body(replace(sampling, tools=None), self._n_ctx)}
+        return self._run(self._server.handle_completions, body, emit, chat=False)
 
     def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
         body = {"prompt": prompt, **_sampling_body(sampling, self._n_ctx)}

@@ -70,15 +70,49 @@ def test_a_context_past_the_models_maximum_is_clamped_as_ollama_does(server):
     assert r.status_code == 200 and httpx.get(f"{server.url}/api/ps").json()["models"][0]["context_length"] == 2048
 
 
-def test_one_message_longer_than_the_context_is_400_not_500(server):
-    """Nothing can be dropped (Ollama keeps the last message whole), so llama.cpp's refusal stands."""
+def test_one_message_longer_than_the_context_is_cut_as_ollamas_runner_cuts_it(server):
+    """Nothing can be dropped (Ollama keeps the last message whole), so, as Ollama's runner does, the
+    prompt's tokens are cut (its first few and the newest kept) and the model answers."""
+    long = "The quick brown fox. " * 1000 + "What animal was quick?"  # ~5000 tokens
+    body = {"model": MODEL, "messages": [{"role": "user", "content": long}], "max_tokens": 8, "temperature": 0}
+    r = httpx.post(f"{server.url}/v1/chat/completions", timeout=120, json=body)
+    assert r.status_code == 200, r.text
+    assert "fox" in r.json()["choices"][0]["message"]["content"] and r.json()["usage"]["prompt_tokens"] <= 2048
     r = httpx.post(
-        f"{server.url}/v1/chat/completions",
+        f"{server.url}/api/chat",
         timeout=120,
-        json={"model": MODEL, "messages": [{"role": "user", "content": "word " * 5000}], "max_tokens": 2},
+        json={"model": MODEL, "messages": body["messages"], "truncate": False, "stream": False},
     )
-    assert r.status_code == 400 and "context" in r.json()["error"]["message"]
-    assert httpx.post(f"{server.url}/api/generate", json=SHORT, timeout=60).status_code == 200
+    assert r.status_code == 400 and "context" in r.json()["error"]
+
+
+def test_open_webuis_builtin_tools_on_a_small_context_still_get_an_answer(server):
+    """Open WebUI sends its 36 builtin tools (~25 KB) with every page chat: more than a 2048 context."""
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"tool_{i}",
+                "description": "Search the user's notes, memories, knowledge bases and the web. " * 8,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"query": {"type": "string", "description": "what to look for " * 5}},
+                    "required": ["query"],
+                },
+            },
+        }
+        for i in range(36)
+    ]
+    assert len(json.dumps(tools)) > 24_000
+    client = ollama.Client(host=server.url, timeout=120)
+    r = client.chat(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Hello! Who are you?"}],
+        tools=tools,
+        options={"num_predict": 8, "temperature": 0},
+    )
+    assert r.message.content or r.message.tool_calls
+    assert r.prompt_eval_count <= 2048
 
 
 LONG_CHAT = [
