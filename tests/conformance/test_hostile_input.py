@@ -289,6 +289,10 @@ def _slow_upload(service: Running, path: str, stop: threading.Event) -> tuple[by
                 except OSError:  # the server closed the connection under us
                     break
                 continue
+            except ConnectionResetError:
+                # The server closed with our unread bytes in its buffer, so its kernel sent a reset,
+                # which can overtake the 408 it had written: the cut-off is what matters here.
+                break
             if not chunk:
                 break
             received += chunk
@@ -313,12 +317,15 @@ def test_a_slow_body_is_cut_off_with_408_and_does_not_hold_the_model(service: Ru
         slow.join(DEADLINE_S + 5)
         stop.set()
     received, elapsed = result["out"]
-    status_line, _, rest = received.partition(b"\r\n")
-    assert status_line.startswith(b"HTTP/1.1 408"), received[:300]
-    headers, _, body = rest.partition(b"\r\n\r\n")
-    assert b"connection: close" in headers.lower()
-    assert "did not arrive" in error_message(json.loads(body))
     assert elapsed < BODY_TIMEOUT_S + 10, elapsed  # cut off at the body deadline, not at the client's
+    if received:  # unless a reset overtook it (see _slow_upload), the answer is a 408 in the API's shape
+        status_line, _, rest = received.partition(b"\r\n")
+        assert status_line.startswith(b"HTTP/1.1 408"), received[:300]
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert b"connection: close" in headers.lower()
+        assert "did not arrive" in error_message(json.loads(body))
+    with client(service) as c:  # the server's own account: it answered 408
+        assert 'code="408"' in c.get("/metrics").text
 
 
 def test_200_idle_connections_do_not_stop_a_real_request(service: Running):
