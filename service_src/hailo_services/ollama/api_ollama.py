@@ -18,9 +18,9 @@ from ..core.keep_alive import parse_keep_alive
 from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
-from .embedding import check_inputs, embed
+from .embedding import embed
 from .engine import Message
-from .generation import Summary, collect, effective_num_ctx, generate, merge_sampling
+from .generation import Summary, check_keep_alive, collect, effective_num_ctx, generate, merge_sampling
 from .schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -30,7 +30,7 @@ from .schemas import (
     OllamaOptions,
 )
 from .streaming_response import prime, template, with_first
-from .tool_calls import capabilities, check_tools, history_message, to_ollama
+from .tool_calls import capabilities, history_message, requested_tools, to_ollama
 
 OLLAMA_API_VERSION = "0.6.0"
 NDJSON = "application/x-ndjson"
@@ -69,15 +69,6 @@ def _gguf_quant(spec: ModelSpec) -> str:
         if q in name:
             return q.upper()
     return spec.quantization
-
-
-def _check_keep_alive(value: Any) -> None:
-    if value is None:
-        return
-    try:
-        parse_keep_alive(value)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
 
 
 def _sampling_kwargs(options: OllamaOptions | None) -> dict[str, Any]:
@@ -137,7 +128,7 @@ async def _load_or_unload(
         return {**base, "done_reason": "unload", "done": True}
     # A load with options.num_ctx loads with that context, as a generation would (Ollama passes a load
     # request's options to its scheduler too).
-    num_ctx = effective_num_ctx(spec, req.options.num_ctx if req.options else None, manager.settings.max_num_ctx)
+    num_ctx = effective_num_ctx(manager, spec, req.options)
     lm, _ = await manager.acquire(spec.name, options={"num_ctx": num_ctx})
     await manager.release(lm, keep_alive)
     return {**base, "done_reason": "load", "done": True}
@@ -151,14 +142,14 @@ async def _run(
     chat_messages: list[Message] | None = None,
     prompt: str | None = None,
     shape: str = "chat",
+    tools: list[dict[str, Any]] | None = None,
+    truncate: bool | None = None,
 ) -> Response:
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
     settings = manager.settings
     spec = manager.spec(model)
-    truncate, tools = getattr(req, "truncate", None), getattr(req, "tools", None)  # chat only
-    tools = [t.model_dump(exclude_none=True) for t in tools] if tools else None
     sampling = merge_sampling(
-        spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate, tools=tools or None
+        spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate, tools=tools
     )
     pieces = generate(
         manager,
@@ -169,7 +160,7 @@ async def _run(
         prompt=prompt,
         sampling=sampling,
         keep_alive=keep_alive,
-        num_ctx=effective_num_ctx(spec, options.num_ctx if options else None, settings.max_num_ctx),
+        num_ctx=effective_num_ctx(manager, spec, options),
         deadline_s=settings.request_timeout_s,
         disconnected=request.is_disconnected,
     )
@@ -296,21 +287,20 @@ async def ps(request: Request, manager: ManagerDep) -> dict[str, Any]:
 @router.post("/api/chat", openapi_extra=json_body_openapi(OllamaChatRequest))
 async def chat(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaChatRequest)
-    _check_keep_alive(req.keep_alive)
+    check_keep_alive(req.keep_alive)
     if not req.messages:
         return JSONResponse(await _load_or_unload(manager, req, chat=True))
-    if req.tools:
-        check_tools(manager.spec(req.model), manager.engine_kind, req.model)
+    tools = requested_tools(manager, req.model, req.tools)
     if any(m.images for m in req.messages):
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     messages = [history_message(m.role, m.content, m.model_dump()) for m in req.messages]
-    return await _run(request, manager, req, chat_messages=messages)
+    return await _run(request, manager, req, chat_messages=messages, tools=tools, truncate=req.truncate)
 
 
 @router.post("/api/generate", openapi_extra=json_body_openapi(OllamaGenerateRequest))
 async def generate_route(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OllamaGenerateRequest)
-    _check_keep_alive(req.keep_alive)
+    check_keep_alive(req.keep_alive)
     if not req.prompt and not req.system:
         return JSONResponse(await _load_or_unload(manager, req, chat=False))
     if req.images:
@@ -412,7 +402,6 @@ async def embed_route(request: Request, manager: ManagerDep) -> dict[str, Any]:
     if inputs == [""] or not inputs:  # Ollama answers an empty input with no vectors, without loading
         manager.spec(req.model)
         return {"model": req.model, "embeddings": []}
-    check_inputs(inputs)
     out = await embed(
         manager,
         request.app.state.metrics,

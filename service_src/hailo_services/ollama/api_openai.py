@@ -18,7 +18,7 @@ from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
 from ..core.request_body import json_body_openapi, parse_json
-from .embedding import check_inputs, embed
+from .embedding import embed
 from .engine import Message
 from .generation import Summary, collect, generate, merge_sampling
 from .schemas import (
@@ -30,7 +30,7 @@ from .schemas import (
     ResponseFormat,
 )
 from .streaming_response import prime, template, with_first
-from .tool_calls import check_tools, history_message, to_openai
+from .tool_calls import history_message, requested_tools, to_openai
 
 router = APIRouter(prefix="/v1")
 
@@ -140,13 +140,10 @@ async def _respond(
         text, summary = await collect(pieces)
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(summary), "logprobs": None}
         if chat:
-            choice["message"] = {"role": "assistant", "content": text}
-            if summary.stats.tool_calls:
-                choice["message"] = {
-                    "role": "assistant",
-                    "content": text or None,
-                    "tool_calls": to_openai(summary.stats.tool_calls),
-                }
+            calls = summary.stats.tool_calls
+            choice["message"] = {"role": "assistant", "content": (text or None) if calls else text}
+            if calls:  # OpenAI: content null when the reply is only calls
+                choice["message"]["tool_calls"] = to_openai(calls)
         else:
             choice["text"] = text
         return JSONResponse(
@@ -228,9 +225,7 @@ def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[s
 @router.post("/chat/completions", openapi_extra=json_body_openapi(OpenAIChatRequest))
 async def chat_completions(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OpenAIChatRequest)
-    tools = [t.model_dump(exclude_none=True) for t in req.tools] if req.tools and req.tool_choice != "none" else None
-    if tools:
-        check_tools(manager.spec(req.model), manager.engine_kind, req.model)
+    tools = requested_tools(manager, req.model, req.tools if req.tool_choice != "none" else None)
     messages: list[Message] = []
     for m in req.messages:
         role = "system" if m.role == "developer" else m.role
@@ -271,7 +266,6 @@ async def embeddings(request: Request, manager: ManagerDep) -> dict[str, Any]:
     inputs = [req.input] if isinstance(req.input, str) else req.input
     if not inputs:
         raise BadRequest("input must be a non-empty string or a non-empty list of strings")
-    check_inputs(inputs)
     out = await embed(
         manager,
         request.app.state.metrics,

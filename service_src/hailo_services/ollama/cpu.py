@@ -73,6 +73,16 @@ class ContextExceeded(UnsupportedRequest):
     """llama.cpp refused a prompt longer than the context (before generating anything)."""
 
 
+def _llama_error(err: Any) -> Exception:
+    """llama.cpp's error object as ours. Its server says which errors are the request's (a 4xx
+    ``code``: a prompt longer than the context, a bad parameter): those are the client's 400."""
+    message = str(err.get("message", err) if isinstance(err, dict) else err)
+    code = err.get("code") if isinstance(err, dict) else None
+    if not isinstance(code, int) or not 400 <= code < 500:
+        return EngineError(message)
+    return ContextExceeded(message) if err.get("type") == "exceed_context_size_error" else UnsupportedRequest(message)
+
+
 class LlamaCppEngine(LLMEngine):
     kind = "cpu"
 
@@ -141,12 +151,10 @@ class LlamaCppEngine(LLMEngine):
     def _tokenize(self, text: str) -> list[int]:
         return list(self._listener("/tokenize", {"content": text, "add_special": True})["tokens"])
 
-    def _chat_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> int:
-        """The prompt's length as llama.cpp will see it: the chat template (with the tools), then its tokenizer."""
-        prompt = self._listener("/apply-template", {"messages": messages, **({"tools": tools} if tools else {})})[
-            "prompt"
-        ]
-        return len(self._tokenize(prompt))
+    def _prompt_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """The prompt as llama.cpp will see it: the chat template (with the tools), then its tokenizer."""
+        body: dict[str, Any] = {"messages": messages, **({"tools": tools} if tools else {})}
+        return self._tokenize(self._listener("/apply-template", body)["prompt"])
 
     def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
         if self._server is None:
@@ -163,10 +171,7 @@ class LlamaCppEngine(LLMEngine):
                 tokens[i] = ids[: self._n_ctx]
         result = self._server.handle_embeddings({"input": tokens, "embd_normalize": 2 if normalize else -1})
         if "error" in result:
-            err = result["error"]
-            message = str(err.get("message", err) if isinstance(err, dict) else err)
-            client = isinstance(err, dict) and isinstance(err.get("code"), int) and 400 <= err["code"] < 500
-            raise UnsupportedRequest(message) if client else EngineError(message)
+            raise _llama_error(result["error"])
         data = sorted(result["data"], key=lambda d: d["index"])
         return Embeddings([d["embedding"] for d in data], int(result.get("usage", {}).get("prompt_tokens", 0)))
 
@@ -182,7 +187,7 @@ class LlamaCppEngine(LLMEngine):
             # costs one extra round only when it happens: then drop old messages as Ollama does.
             if not sampling.truncate:
                 raise
-        fitted = fit_messages(messages, lambda m: self._chat_tokens(m, sampling.tools), self._n_ctx)
+        fitted = fit_messages(messages, lambda m: len(self._prompt_tokens(m, sampling.tools)), self._n_ctx)
         if len(fitted) < len(messages):
             log.info("chat of %d messages cut to %d for the %d-token context", len(messages), len(fitted), self._n_ctx)
             try:
@@ -196,8 +201,7 @@ class LlamaCppEngine(LLMEngine):
         return self._complete_cut(fitted, sampling, emit)
 
     def _complete_cut(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
-        template = {"messages": messages, **({"tools": sampling.tools} if sampling.tools else {})}
-        tokens = self._tokenize(self._listener("/apply-template", template)["prompt"])
+        tokens = self._prompt_tokens(messages, sampling.tools)
         # Leave room to answer: what was asked for, within a quarter to a half of the context.
         asked = sampling.max_tokens if sampling.max_tokens and sampling.max_tokens > 0 else 0
         room = min(max(asked, self._n_ctx // 4), self._n_ctx // 2)
@@ -220,20 +224,13 @@ class LlamaCppEngine(LLMEngine):
         calls: dict[int, dict[str, str]] = {}  # tool calls as their deltas arrive, by index
         finish: str | None = None
         cancelled = False
-        error: str | None = None
-        client_error: bool | str = False
+        error: Exception | None = None
         started = time.perf_counter()
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            nonlocal finish, cancelled, error, client_error
+            nonlocal finish, cancelled, error
             if "error" in chunk:
-                err = chunk["error"]
-                error = str(err.get("message", err) if isinstance(err, dict) else err)
-                # llama.cpp's server says which errors are the request's (a prompt longer than the
-                # context, a bad parameter): those are the client's 400, not our 500.
-                client_error = isinstance(err, dict) and isinstance(err.get("code"), int) and 400 <= err["code"] < 500
-                if isinstance(err, dict) and err.get("type") == "exceed_context_size_error":
-                    client_error = "context"
+                error = _llama_error(chunk["error"])
                 return True
             if "usage" in chunk and chunk.get("usage"):
                 final.update(usage=chunk["usage"], timings=chunk.get("timings", {}))
@@ -257,11 +254,9 @@ class LlamaCppEngine(LLMEngine):
         except Exception as exc:
             raise EngineError(f"llama.cpp failed: {exc}") from exc
         if isinstance(result, dict) and "error" in result:
-            on_chunk(result)
-        if error:
-            if client_error == "context":
-                raise ContextExceeded(error)
-            raise UnsupportedRequest(error) if client_error else EngineError(error)
+            error = _llama_error(result["error"])
+        if error is not None:
+            raise error
         usage = final.get("usage", {})
         timings = final.get("timings", {})
         elapsed = time.perf_counter() - started

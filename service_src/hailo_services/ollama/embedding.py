@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import BadRequest
-from ..core.keep_alive import parse_keep_alive
 from ..core.models import ModelManager, call_engine
 from .engine import Embeddings
-from .generation import effective_num_ctx
+from .generation import check_keep_alive, effective_num_ctx
 from .metrics import LLMMetrics
 from .schemas import OllamaOptions
 
@@ -48,13 +47,10 @@ async def embed(
     disconnected: Callable[[], Awaitable[bool]] | None = None,
 ) -> EmbedResult:
     started = time.perf_counter()
-    if keep_alive is not None:
-        try:
-            parse_keep_alive(keep_alive)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+    check_inputs(inputs)
+    check_keep_alive(keep_alive)
     spec = manager.spec(model)
-    num_ctx = effective_num_ctx(spec, options.num_ctx if options else None, manager.settings.max_num_ctx)
+    num_ctx = effective_num_ctx(manager, spec, options)
     session = manager.session(spec.name, options={"num_ctx": num_ctx}, keep_alive=keep_alive, disconnected=disconnected)
     async with session as (lm, load_s):
         engine_started = time.perf_counter()

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..core.errors import BadRequest, EngineFailure, EngineTimeout
+from ..core.keep_alive import parse_keep_alive
 from ..core.models import ModelManager
 from ..core.streaming import Finished, run_streaming
 from .catalog import ModelSpec
 from .engine import EngineError, GenerationStats, Message, Sampling, UnsupportedRequest
 from .metrics import LLMMetrics
+from .schemas import OllamaOptions
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,27 @@ async def collect(pieces: AsyncIterator[str | Summary]) -> tuple[str, Summary]:
     return "".join(parts), summary
 
 
-def effective_num_ctx(spec: ModelSpec, requested: int | None, ceiling: int) -> int | None:
-    """A request's ``num_ctx`` within what the model was trained for and the service allows.
+def check_keep_alive(value: Any) -> None:
+    """A request's keep_alive, refused with a 400 before any work when it is not a duration."""
+    if value is None:
+        return
+    try:
+        parse_keep_alive(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def effective_num_ctx(manager: ModelManager, spec: ModelSpec, options: OllamaOptions | None) -> int | None:
+    """A request's ``options.num_ctx`` within what the model was trained for and the service allows.
 
     Ollama clamps a num_ctx past the model's trained context (and logs it) rather than refuse it:
     clients such as Open WebUI set it without knowing the model. We do the same, and also keep it
     under ``max_num_ctx`` so that a request cannot make the KV cache outgrow the Pi's memory.
     """
+    requested = options.num_ctx if options else None
     if requested is None:
         return None
-    limit = min(spec.context_limit, ceiling)
+    limit = min(spec.context_limit, manager.settings.max_num_ctx)
     if requested > limit:
         log.warning("%s: num_ctx %d clamped to %d (the model's or the service's maximum)", spec.name, requested, limit)
         return limit

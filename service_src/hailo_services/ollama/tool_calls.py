@@ -13,8 +13,10 @@ import logging
 from typing import Any
 
 from ..core.errors import BadRequest
+from ..core.models import ModelManager
 from .catalog import ModelSpec
 from .engine import ENGINE_CAPABILITIES, Message, ToolCall
+from .schemas import ToolDef
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,14 @@ def check_tools(spec: ModelSpec, engine_kind: str, model: str) -> None:
     if "tools" not in capabilities(spec, engine_kind):
         # Ollama's words (and status) for a model whose template cannot render tools.
         raise BadRequest(f"{model} does not support tools")
+
+
+def requested_tools(manager: ModelManager, model: str, tools: list[ToolDef] | None) -> list[dict[str, Any]] | None:
+    """A request's tools as the engine takes them (plain dicts); a 400 when the model has none."""
+    if not tools:
+        return None
+    check_tools(manager.spec(model), manager.engine_kind, model)
+    return [t.model_dump(exclude_none=True) for t in tools]
 
 
 def call_id(call: ToolCall, index: int) -> str:
