@@ -57,6 +57,7 @@ Reporting
     ``raise_on_sigterm()``: SIGTERM raises KeyboardInterrupt, so ``finally`` blocks stop the subprocesses.
     ``bench_main(run, parse_args, argv)``: a script's ``main`` (SIGTERM / Ctrl-C -> exit 130 after cleanup).
     ``existing_file(parser, path, flag)``: a file argument resolved, or the parser's error naming ``flag``.
+    ``bench_config(workdir, models_dir, model, threads, **extra) -> dict``: the service config benchmarks use.
     ``photos_as_jpeg(names, quality) -> [(file name, bytes)]``: scikit-image's photos as JPEG (q90).
     ``place_pose_model(target, path_or_None)``: hailo-pose's CPU model at the catalog's file name (a given
     ONNX linked, else the tiny graph of tests/tiny_models.py); returns what it placed.
@@ -594,3 +595,20 @@ def photos_as_jpeg(
         Image.fromarray(getattr(data, name)()).convert("RGB").save(buf, "JPEG", quality=quality)
         out.append((f"{name}.jpg", buf.getvalue()))
     return out
+
+
+def bench_config(workdir: Path, models_dir: Path, model: str, threads: int, **extra: Any) -> dict[str, Any]:
+    """The config every benchmark runs a service with: ``model`` kept loaded from the start, no pulls,
+    and log level warning (no line per request, so logging costs nothing and the log holds only
+    trouble); ``extra`` adds keys (num_ctx, queue_max_waiting)."""
+    return {
+        "model": model,
+        "threads": threads,
+        "keep_alive": -1,
+        "preload": True,
+        "allow_pull": False,
+        "log_level": "warning",
+        "models_dir": str(models_dir),
+        "state_dir": str(workdir / "state"),
+        **extra,
+    }

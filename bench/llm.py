@@ -46,6 +46,7 @@ from harness import (
     CpuMeter,
     Proc,
     Service,
+    bench_config,
     bench_main,
     fmt_opt,
     load_average,
@@ -187,17 +188,7 @@ def start_ollama(workdir: Path, model_path: Path, model_name: str, threads: int,
     models_dir.mkdir()
     # The service finds a model in models_dir first, then in the package that ships it.
     (models_dir / model_path.name).symlink_to(model_path.resolve())
-    config = {
-        "model": model_name,
-        "threads": threads,
-        "num_ctx": num_ctx,
-        "keep_alive": -1,
-        "preload": True,
-        "allow_pull": False,
-        "log_level": "warning",
-        "models_dir": str(models_dir),
-        "state_dir": str(workdir / "state"),
-    }
+    config = bench_config(workdir, models_dir, model_name, threads, num_ctx=num_ctx)
     return start_service("hailo-ollama", config, workdir=workdir, engine="cpu")
 
 

@@ -50,6 +50,7 @@ from harness import (
     Column,
     CpuMeter,
     Service,
+    bench_config,
     bench_main,
     existing_file,
     load_average,
@@ -143,23 +144,11 @@ class Workload:
 
 
 def base_config(workdir: Path, model: str, threads: int, queue_max_waiting: int | None) -> dict[str, Any]:
+    # An empty store: the service finds its packaged model the way a fresh install does.
     models_dir = workdir / "models"
     models_dir.mkdir(exist_ok=True)
-    config: dict[str, Any] = {
-        "model": model,
-        "threads": threads,
-        "keep_alive": -1,
-        "preload": True,
-        "allow_pull": False,
-        # warning: no line per request, so logging costs nothing and the log holds only trouble.
-        "log_level": "warning",
-        # Empty store: the service finds its packaged model the way a fresh install does.
-        "models_dir": str(models_dir),
-        "state_dir": str(workdir / "state"),
-    }
-    if queue_max_waiting is not None:
-        config["queue_max_waiting"] = queue_max_waiting
-    return config
+    extra = {} if queue_max_waiting is None else {"queue_max_waiting": queue_max_waiting}
+    return bench_config(workdir, models_dir, model, threads, **extra)
 
 
 def image_request(images: list[tuple[str, bytes]]) -> Callable[[int, int], dict[str, Any]]:

@@ -48,6 +48,7 @@ from harness import (
     Column,
     CpuMeter,
     Service,
+    bench_config,
     bench_main,
     existing_file,
     fmt_opt,
@@ -174,20 +175,6 @@ def locate_paths(spec: Any, models_dir: Path) -> list[Path]:
     return paths
 
 
-def base_config(workdir: Path, models_dir: Path, model: str, threads: int) -> dict[str, Any]:
-    return {
-        "model": model,
-        "threads": threads,
-        "keep_alive": -1,
-        "preload": True,
-        "allow_pull": False,
-        # warning: no access log line per request (uvicorn logs them only at debug here anyway).
-        "log_level": "warning",
-        "models_dir": str(models_dir),
-        "state_dir": str(workdir / "state"),
-    }
-
-
 def setup_detect(workdir: Path, threads: int) -> Setup:
     from hailo_services.detect.cpu import make_cpu_engine
     from hailo_services.detect.engine import DetectParams, load_catalog
@@ -202,7 +189,7 @@ def setup_detect(workdir: Path, threads: int) -> Setup:
     paths = locate_paths(spec, models_dir)
     engine = make_cpu_engine(spec, threads)
     engine.load(spec, paths)
-    svc = start_service("hailo-detect", base_config(workdir, models_dir, model, threads), workdir=workdir)
+    svc = start_service("hailo-detect", bench_config(workdir, models_dir, model, threads), workdir=workdir)
     return Setup(
         service="hailo-detect",
         svc=svc,
@@ -233,7 +220,7 @@ def setup_pose(workdir: Path, threads: int, pose_model: Path | None) -> Setup:
     paths = locate_paths(spec, models_dir)
     engine = make_cpu_engine(spec, threads)
     engine.load(spec, paths)
-    svc = start_service("hailo-pose", base_config(workdir, models_dir, model, threads), workdir=workdir)
+    svc = start_service("hailo-pose", bench_config(workdir, models_dir, model, threads), workdir=workdir)
     return Setup(
         service="hailo-pose",
         svc=svc,
