@@ -260,3 +260,28 @@ async def test_retry_after_grows_with_the_queue():
     assert q.retry_after_s() > before
     await holder.release()
     await asyncio.wait_for(asyncio.gather(*tasks), GUARD_S)
+
+
+async def test_slots_run_side_by_side_and_the_next_waits() -> None:
+    metrics = ServiceMetrics("svc")
+    q = WorkQueue("m", max_waiting=1, timeout_s=GUARD_S, metrics=metrics, slots=2)
+
+    def active() -> float | None:
+        return metrics.registry.get_sample_value("hailo_queue_active", {"service": "svc", "model": "m"})
+
+    first, second = Holder(q), Holder(q)
+    await first.wait_entered()
+    await second.wait_entered()  # both slots taken at once: neither waits for the other
+    assert q.active == 2 and q.busy and active() == 2
+    third = Holder(q)
+    await until(lambda: q.waiting == 1, "the third request to wait")
+    assert not third.entered.is_set()
+    with pytest.raises(QueueFull):  # two running, one waiting = full
+        async with q.slot():
+            pass
+    await first.release()
+    await third.wait_entered()
+    assert q.active == 2 and q.waiting == 0
+    await second.release()
+    await third.release()
+    assert q.active == 0 and not q.busy and active() == 0

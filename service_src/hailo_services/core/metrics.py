@@ -29,6 +29,12 @@ class ServiceMetrics:
             registry=r,
         )
         self.queue_depth = Gauge("hailo_queue_depth", "Requests waiting for a model", ["service", "model"], registry=r)
+        self.queue_active = Gauge(
+            "hailo_queue_active",
+            "Requests running on a model (up to its parallel slots)",
+            ["service", "model"],
+            registry=r,
+        )
         self.queue_rejected = Counter(
             "hailo_queue_rejected",
             "Requests refused because the queue was full or timed out",

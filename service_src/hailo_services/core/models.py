@@ -247,6 +247,8 @@ class ModelManager(Generic[S, E]):
             max_waiting=self.settings.queue_max_waiting,
             timeout_s=self.settings.queue_timeout_s,
             metrics=self._metrics,
+            # An engine that runs several requests at once says how many (llama.cpp's slots).
+            slots=getattr(engine, "parallel", 1),
         )
         lm = LoadedModel(spec=spec, engine=engine, queue=queue, paths=paths, options=dict(options), load_s=load_s)
         self._loaded[spec.name] = lm

@@ -63,7 +63,13 @@ class ModelRuntime:
     def health_details(self) -> dict[str, Any]:
         return {
             "loaded_models": [
-                {"name": lm.spec.name, "busy": lm.queue.busy, "waiting": lm.queue.waiting}
+                {
+                    "name": lm.spec.name,
+                    "busy": lm.queue.busy,
+                    "active": lm.queue.active,
+                    "slots": lm.queue.slots,
+                    "waiting": lm.queue.waiting,
+                }
                 for lm in self.manager.loaded()
             ]
         }

@@ -31,7 +31,7 @@ def engine_factory(kind: str, settings: Settings):
             return HailoLLMEngine(group_id=settings.hailo.group_id)
         from .cpu import LlamaCppEngine
 
-        return LlamaCppEngine(threads=settings.threads)
+        return LlamaCppEngine(threads=settings.threads, parallel=settings.num_parallel)
 
     return make
 

@@ -86,8 +86,11 @@ def _llama_error(err: Any) -> Exception:
 class LlamaCppEngine(LLMEngine):
     kind = "cpu"
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, parallel: int = 1):
         self.threads = threads or os.cpu_count() or 2
+        # llama.cpp slots: requests generated at once, interleaved in one batch (Ollama's
+        # OLLAMA_NUM_PARALLEL). The work queue gives the model as many slots.
+        self.parallel = max(1, parallel)
         self._server: Any = None
         self._n_ctx = 0
         self._size = 0
@@ -102,8 +105,13 @@ class LlamaCppEngine(LLMEngine):
         if spec.chat_template:
             # Our template instead of the GGUF's (one that renders tools where the GGUF's does not).
             params.chat_template = template_text(spec.chat_template)
-        params.n_ctx = num_ctx
-        params.n_parallel = 1  # one slot: the work queue already serialises requests
+        # Every slot gets the whole num_ctx, as Ollama gives it (-c num_ctx*parallel -np parallel): llama.cpp
+        # splits n_ctx between its slots, and a request must not see a smaller context because another
+        # runs beside it. Each slot keeps its own prompt cache, so a background title generation does
+        # not evict the conversation's.
+        params.n_ctx = num_ctx * self.parallel
+        params.n_parallel = self.parallel
+        params.kv_unified = False
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.warmup = True
@@ -169,11 +177,16 @@ class LlamaCppEngine(LLMEngine):
                         f"the input length exceeds the context length ({len(ids)} > {self._n_ctx} tokens)"
                     )
                 tokens[i] = ids[: self._n_ctx]
-        result = self._server.handle_embeddings({"input": tokens, "embd_normalize": 2 if normalize else -1})
-        if "error" in result:
-            raise _llama_error(result["error"])
-        data = sorted(result["data"], key=lambda d: d["index"])
-        return Embeddings([d["embedding"] for d in data], int(result.get("usage", {}).get("prompt_tokens", 0)))
+        # One input per call: with several slots llama.cpp batches a list's inputs together and the
+        # vectors come out different from the same text embedded alone (cosine 0.975 for SmolLM2);
+        # alone they are identical whatever the slots and whatever else runs.
+        vectors: list[list[float]] = []
+        for ids in tokens:
+            result = self._server.handle_embeddings({"input": [ids], "embd_normalize": 2 if normalize else -1})
+            if "error" in result:
+                raise _llama_error(result["error"])
+            vectors.append(result["data"][0]["embedding"])
+        return Embeddings(vectors, sum(len(ids) for ids in tokens))
 
     def memory_bytes(self) -> int:
         return self._size

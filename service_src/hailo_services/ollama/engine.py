@@ -85,6 +85,8 @@ class Embeddings:
 
 class LLMEngine(ABC):
     kind: str
+    # Requests it generates at once: the model's work queue gets this many slots.
+    parallel: int = 1
 
     @abstractmethod
     def load(self, spec: ModelSpec, paths: list[Path], *, num_ctx: int) -> None:

@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     # with it, so a client could ask for more memory than a Pi has; past this it is clamped.
     max_num_ctx: int = Field(default=8192, ge=256, le=131072, description="largest num_ctx a request may set")
 
+    # Ollama's OLLAMA_NUM_PARALLEL. Two, so that a client's background request (Open WebUI's title and
+    # tags) does not hold the user's next message; each slot's KV cache costs memory. The NPU runs
+    # one generation per model whatever this says.
+    num_parallel: int = Field(default=2, ge=1, le=8, description="requests generated at once (CPU engine)")
+
     @classmethod
     def catalog(cls) -> Catalog:
         return catalog()

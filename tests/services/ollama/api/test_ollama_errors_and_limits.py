@@ -197,8 +197,12 @@ def test_oversized_body_is_413(start_server):
     assert ok.done
 
 
+# The queue tests hold the model's one slot (num_parallel 1) with a long generation;
+# test_ollama_parallel.py and tests/core/test_work_queue.py cover several slots.
+
+
 def test_full_queue_is_503_with_retry_after(start_server):
-    srv = start_server({"queue_max_waiting": 0})
+    srv = start_server({"queue_max_waiting": 0, "num_parallel": 1})
 
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
@@ -231,7 +235,7 @@ def test_full_queue_is_503_with_retry_after(start_server):
 
 
 def test_queue_timeout_is_504(start_server):
-    srv = start_server({"queue_timeout_s": 0.5})
+    srv = start_server({"queue_timeout_s": 0.5, "num_parallel": 1})
 
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
@@ -268,7 +272,7 @@ def test_generation_deadline_is_504(start_server):
 
 
 def test_client_disconnect_frees_the_model(start_server):
-    srv = start_server({"queue_max_waiting": 4})
+    srv = start_server({"queue_max_waiting": 4, "num_parallel": 1})
 
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
