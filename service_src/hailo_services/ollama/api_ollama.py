@@ -19,7 +19,7 @@ from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
 from .embedding import embed
-from .engine import Message
+from .engine import Message, Thinking
 from .generation import Summary, check_keep_alive, collect, effective_num_ctx, generate, merge_sampling
 from .schemas import (
     OllamaChatRequest,
@@ -30,6 +30,7 @@ from .schemas import (
     OllamaOptions,
 )
 from .streaming_response import prime, template, with_first
+from .thinking import resolve_think
 from .tool_calls import capabilities, history_message, requested_tools, to_ollama
 
 OLLAMA_API_VERSION = "0.6.0"
@@ -144,12 +145,18 @@ async def _run(
     shape: str = "chat",
     tools: list[dict[str, Any]] | None = None,
     truncate: bool | None = None,
+    think: bool | None = None,
 ) -> Response:
     model, stream, keep_alive, options = req.model, req.stream, req.keep_alive, req.options
     settings = manager.settings
     spec = manager.spec(model)
     sampling = merge_sampling(
-        spec, **_sampling_kwargs(options), **_format_kwargs(req.format), truncate=truncate, tools=tools
+        spec,
+        **_sampling_kwargs(options),
+        **_format_kwargs(req.format),
+        truncate=truncate,
+        tools=tools,
+        think=think,
     )
     pieces = generate(
         manager,
@@ -166,20 +173,27 @@ async def _run(
     )
     chat = shape == "chat"
 
-    def chunk(text: str, created_at: str | None = None, summary: Summary | None = None) -> dict[str, Any]:
+    def chunk(
+        text: str, created_at: str | None = None, summary: Summary | None = None, thinking: str = ""
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "created_at": created_at or _now()}
         if chat:
             body["message"] = {"role": "assistant", "content": text}
+            if thinking:  # Ollama omits it when empty
+                body["message"]["thinking"] = thinking
             if summary is not None and summary.stats.tool_calls:
                 # As Ollama's llama-server mode sends them: whole, in the last chunk.
                 body["message"]["tool_calls"] = to_ollama(summary.stats.tool_calls)
         else:
             body["response"] = text
+            if thinking:
+                body["thinking"] = thinking
         return body | {"done": False}
 
     if not stream:
-        text, summary = await collect(pieces)
-        return JSONResponse(chunk(text, summary=summary) | {"done": True} | _final_stats(summary))
+        got = await collect(pieces)
+        body = chunk(got.text, summary=got.summary, thinking=got.thinking)
+        return JSONResponse(body | {"done": True} | _final_stats(got.summary))
 
     first, exhausted = await prime(pieces)
 
@@ -192,6 +206,8 @@ async def _run(
             return (json.dumps(chunk("", summary=item) | {"done": True} | _final_stats(item)) + "\n").encode()
         if isinstance(item, dict):
             return (json.dumps(item) + "\n").encode()
+        if isinstance(item, Thinking):
+            return (json.dumps(chunk("", thinking=item)) + "\n").encode()
         return head + json.dumps(_now()).encode() + middle + json.dumps(item).encode() + tail
 
     def on_error(exc: Exception) -> dict[str, Any]:
@@ -294,7 +310,8 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     if any(m.images for m in req.messages):
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     messages = [history_message(m.role, m.content, m.model_dump()) for m in req.messages]
-    return await _run(request, manager, req, chat_messages=messages, tools=tools, truncate=req.truncate)
+    think = resolve_think(manager, req.model, req.think)
+    return await _run(request, manager, req, chat_messages=messages, tools=tools, truncate=req.truncate, think=think)
 
 
 @router.post("/api/generate", openapi_extra=json_body_openapi(OllamaGenerateRequest))
@@ -307,11 +324,16 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
         raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
     if req.suffix:
         raise BadRequest(f"{req.model} does not support insert (suffix)")
+    think = resolve_think(manager, req.model, req.think)
     messages: list[Message] | None = None
-    if not req.raw:  # raw: the prompt goes to the model as-is, without the chat template
+    if req.raw:  # the prompt goes to the model as-is, without the chat template that would open <think>
+        think = None
+    else:
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt or ""})
-    return await _run(request, manager, req, chat_messages=messages, prompt=req.prompt or "", shape="generate")
+    return await _run(
+        request, manager, req, chat_messages=messages, prompt=req.prompt or "", shape="generate", think=think
+    )
 
 
 # Not fuzzed by the conformance suite (x-hailo-fuzz): it downloads gigabytes, or deletes the model under test.

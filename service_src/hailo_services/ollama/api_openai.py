@@ -19,7 +19,7 @@ from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .embedding import embed
-from .engine import Message
+from .engine import Message, Thinking
 from .generation import Summary, collect, generate, merge_sampling
 from .schemas import (
     OpenAIChatRequest,
@@ -30,6 +30,7 @@ from .schemas import (
     ResponseFormat,
 )
 from .streaming_response import prime, template, with_first
+from .thinking import resolve_think, think_from_effort
 from .tool_calls import history_message, requested_tools, to_openai
 
 router = APIRouter(prefix="/v1")
@@ -137,11 +138,14 @@ async def _respond(
     obj = "chat.completion" if chat else "text_completion"
 
     if not stream:
-        text, summary = await collect(pieces)
+        got = await collect(pieces)
+        text, summary = got.text, got.summary
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(summary), "logprobs": None}
         if chat:
             calls = summary.stats.tool_calls
             choice["message"] = {"role": "assistant", "content": (text or None) if calls else text}
+            if got.thinking:  # Ollama's /v1 name for it (the openai client keeps unknown fields)
+                choice["message"]["reasoning"] = got.thinking
             if calls:  # OpenAI: content null when the reply is only calls
                 choice["message"]["tool_calls"] = to_openai(calls)
         else:
@@ -204,6 +208,10 @@ async def _respond(
                     )
             elif isinstance(item, dict):
                 yield _sse(item)
+            elif isinstance(item, Thinking):
+                thought = chunk(None, None)
+                thought["choices"][0]["delta"]["reasoning"] = item
+                yield _sse(thought)
             else:
                 yield token_head + json.dumps(item).encode() + token_tail
         yield b"data: [DONE]\n\n"
@@ -242,6 +250,8 @@ async def chat_completions(request: Request, manager: ManagerDep) -> Response:
             choice = "required"
         args |= {"tools": tools, "tool_choice": choice, "parallel_tool_calls": req.parallel_tool_calls}
     args["max_tokens"] = req.max_completion_tokens or req.max_tokens
+    effort = req.reasoning_effort or (req.reasoning or {}).get("effort")
+    args["think"] = resolve_think(manager, req.model, think_from_effort(effort))
     return await _respond(request, manager, req, sampling_args=args, chat_messages=messages, prompt=None)
 
 

@@ -33,8 +33,19 @@ from .truncation import fit_messages
 log = logging.getLogger(__name__)
 
 
+def _template_args(s: Sampling) -> dict[str, Any]:
+    """How the chat template renders: the tools, and for a reasoning model whether it thinks (templates
+    of such models read ``enable_thinking``, as Qwen3's and ours for R1-Distill do)."""
+    args: dict[str, Any] = {"tools": s.tools} if s.tools else {}
+    if s.think is not None:
+        args["chat_template_kwargs"] = {"enable_thinking": s.think}
+    return args
+
+
 def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
-    body: dict[str, Any] = {}
+    # The model's text as written: thinking is split from the answer by ollama/thinking.py for both
+    # engines, not by llama.cpp (whose parser depends on recognising the template).
+    body: dict[str, Any] = {"reasoning_format": "none"}
     for key, value in (
         ("temperature", s.temperature),
         ("top_p", s.top_p),
@@ -52,8 +63,8 @@ def _sampling_body(s: Sampling, n_ctx: int) -> dict[str, Any]:
         body["max_tokens"] = min(s.max_tokens, n_ctx)
     if s.stop:
         body["stop"] = list(s.stop)
+    body.update(_template_args(s))
     if s.tools:
-        body["tools"] = s.tools
         if s.tool_choice is not None:
             body["tool_choice"] = s.tool_choice
         if s.parallel_tool_calls is not None:
@@ -85,6 +96,7 @@ def _llama_error(err: Any) -> Exception:
 
 class LlamaCppEngine(LLMEngine):
     kind = "cpu"
+    think_switch_in_template = True  # enable_thinking in chat_template_kwargs
 
     def __init__(self, threads: int | None = None, parallel: int = 1):
         self.threads = threads or os.cpu_count() or 2
@@ -159,9 +171,9 @@ class LlamaCppEngine(LLMEngine):
     def _tokenize(self, text: str) -> list[int]:
         return list(self._listener("/tokenize", {"content": text, "add_special": True})["tokens"])
 
-    def _prompt_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
+    def _prompt_tokens(self, messages: list[Message], sampling: Sampling) -> list[int]:
         """The prompt as llama.cpp will see it: the chat template (with the tools), then its tokenizer."""
-        body: dict[str, Any] = {"messages": messages, **({"tools": tools} if tools else {})}
+        body: dict[str, Any] = {"messages": messages, **_template_args(sampling)}
         return self._tokenize(self._listener("/apply-template", body)["prompt"])
 
     def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
@@ -200,7 +212,7 @@ class LlamaCppEngine(LLMEngine):
             # costs one extra round only when it happens: then drop old messages as Ollama does.
             if not sampling.truncate:
                 raise
-        fitted = fit_messages(messages, lambda m: len(self._prompt_tokens(m, sampling.tools)), self._n_ctx)
+        fitted = fit_messages(messages, lambda m: len(self._prompt_tokens(m, sampling)), self._n_ctx)
         if len(fitted) < len(messages):
             log.info("chat of %d messages cut to %d for the %d-token context", len(messages), len(fitted), self._n_ctx)
             try:
@@ -214,7 +226,7 @@ class LlamaCppEngine(LLMEngine):
         return self._complete_cut(fitted, sampling, emit)
 
     def _complete_cut(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
-        tokens = self._prompt_tokens(messages, sampling.tools)
+        tokens = self._prompt_tokens(messages, sampling)
         # Leave room to answer: what was asked for, within a quarter to a half of the context.
         asked = sampling.max_tokens if sampling.max_tokens and sampling.max_tokens > 0 else 0
         room = min(max(asked, self._n_ctx // 4), self._n_ctx // 2)

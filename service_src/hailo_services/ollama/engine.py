@@ -17,7 +17,10 @@ from ..core.models import EngineError, UnsupportedRequest
 from .catalog import ModelSpec
 
 # What each engine can do beyond plain completion (a model's catalog capabilities are cut to these).
-ENGINE_CAPABILITIES = {"cpu": frozenset({"completion", "tools"}), "hailo": frozenset({"completion"})}
+ENGINE_CAPABILITIES = {
+    "cpu": frozenset({"completion", "tools", "thinking"}),
+    "hailo": frozenset({"completion", "thinking"}),
+}
 
 __all__ = [
     "ENGINE_CAPABILITIES",
@@ -27,11 +30,18 @@ __all__ = [
     "LLMEngine",
     "Message",
     "Sampling",
+    "Thinking",
     "ToolCall",
     "UnsupportedRequest",
 ]
 
 Emit = Callable[[str], bool]
+
+
+class Thinking(str):
+    """A piece of a reasoning model's thinking (``<think>…</think>``), emitted apart from its answer."""
+
+
 Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
 
 
@@ -57,6 +67,9 @@ class Sampling:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None  # OpenAI's "auto" | "none" | "required" | {"type": "function", ...}
     parallel_tool_calls: bool | None = None
+    # A reasoning model: True = think and emit Thinking pieces, False = answer without them;
+    # None = the model does not think (its output is all answer).
+    think: bool | None = None
 
 
 @dataclass
@@ -87,6 +100,10 @@ class LLMEngine(ABC):
     kind: str
     # Requests it generates at once: the model's work queue gets this many slots.
     parallel: int = 1
+    # Whether think: false reaches the chat template, which then closes the thinking block before the
+    # model starts (the CPU engine's enable_thinking). A HEF's template cannot be told: its model
+    # thinks anyway and the thinking is dropped.
+    think_switch_in_template: bool = False
 
     @abstractmethod
     def load(self, spec: ModelSpec, paths: list[Path], *, num_ctx: int) -> None:

@@ -14,9 +14,10 @@ from ..core.keep_alive import parse_keep_alive
 from ..core.models import ModelManager
 from ..core.streaming import Finished, run_streaming
 from .catalog import ModelSpec
-from .engine import EngineError, GenerationStats, Message, Sampling, UnsupportedRequest
+from .engine import Emit, EngineError, GenerationStats, LLMEngine, Message, Sampling, Thinking, UnsupportedRequest
 from .metrics import LLMMetrics
 from .schemas import OllamaOptions
+from .thinking import ThinkSplitter
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,27 @@ class Summary:
     first_token_s: float | None
 
 
-async def collect(pieces: AsyncIterator[str | Summary]) -> tuple[str, Summary]:
-    """Drain a generation for a non-streaming answer: the whole text and the summary."""
+@dataclass
+class Collected:
+    text: str
+    thinking: str
+    summary: Summary
+
+
+async def collect(pieces: AsyncIterator[str | Summary]) -> Collected:
+    """Drain a generation for a non-streaming answer: the answer, the thinking and the summary."""
     parts: list[str] = []
+    thoughts: list[str] = []
     summary: Summary | None = None
     async for item in pieces:
         if isinstance(item, Summary):
             summary = item
+        elif isinstance(item, Thinking):
+            thoughts.append(item)
         else:
             parts.append(item)
     assert summary is not None, "generate() always ends with a Summary"
-    return "".join(parts), summary
+    return Collected("".join(parts), "".join(thoughts), summary)
 
 
 def check_keep_alive(value: Any) -> None:
@@ -79,6 +90,29 @@ def merge_sampling(spec: ModelSpec, **request: Any) -> Sampling:
     return Sampling(**values)
 
 
+def run_engine(
+    engine: LLMEngine,
+    kind: Literal["chat", "complete"],
+    *,
+    messages: list[Message] | None,
+    prompt: str | None,
+    sampling: Sampling,
+    emit: Emit,
+) -> GenerationStats:
+    """The engine call (in the worker thread), a reasoning model's thinking split from its answer."""
+    splitter = None
+    if sampling.think is not None:
+        opened = sampling.think or not engine.think_switch_in_template
+        splitter = emit = ThinkSplitter(emit, keep_thinking=sampling.think, opened=opened)
+    if kind == "chat":
+        stats = engine.chat(messages or [], sampling, emit)
+    else:
+        stats = engine.complete(prompt or "", sampling, emit)
+    if splitter is not None:
+        splitter.flush()
+    return stats
+
+
 async def generate(
     manager: ModelManager,
     metrics: LLMMetrics,
@@ -101,9 +135,7 @@ async def generate(
         first: float | None = None
 
         def produce(emit: Callable[[str], bool]) -> GenerationStats:
-            if kind == "chat":
-                return lm.engine.chat(messages or [], sampling, emit)
-            return lm.engine.complete(prompt or "", sampling, emit)
+            return run_engine(lm.engine, kind, messages=messages, prompt=prompt, sampling=sampling, emit=emit)
 
         stream = run_streaming(produce, deadline_s)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 # Every integer a client sends has a range in the schema, so an out-of-range value is a 400 that
 # names the field, not an overflow inside llama.cpp (whose counts are C ints) or HailoRT.
@@ -22,6 +22,11 @@ KeepAlive = (
 )
 # The sampling seed: 64-bit, as Ollama and OpenAI take it.
 Seed = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+# Ollama's think: a bool, or a level (our reasoning models have one: on).
+Think = Annotated[
+    StrictBool | Literal["high", "medium", "low", "max"] | None,
+    Field(description="reasoning models: think first (default for them), message.thinking apart from content"),
+]
 
 
 class Lenient(BaseModel):
@@ -100,6 +105,7 @@ class OllamaChatRequest(Lenient):
     truncate: bool | None = Field(
         default=None, description="drop the oldest messages when the chat is longer than the context (default true)"
     )
+    think: Think = None
 
 
 class OllamaGenerateRequest(Lenient):
@@ -118,6 +124,7 @@ class OllamaGenerateRequest(Lenient):
     stream: bool = True
     raw: bool = False
     keep_alive: KeepAlive = None
+    think: Think = None
 
 
 class OllamaModelRequest(Lenient):
@@ -178,6 +185,9 @@ class OpenAIChatRequest(OpenAISampling):
     tools: list[ToolDef] | None = None
     tool_choice: Literal["auto", "none", "required"] | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    # Reasoning models think unless told "none" (Ollama's /v1 maps these to think the same way).
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    reasoning: dict[str, Any] | None = Field(default=None, description='{"effort": ...}, as reasoning_effort')
 
 
 class OpenAICompletionRequest(OpenAISampling):

@@ -14,7 +14,8 @@ import pytest
 
 from hailo_services.core import hailo_device
 from hailo_services.ollama.catalog import ModelSpec
-from hailo_services.ollama.engine import EngineError, Sampling, UnsupportedRequest
+from hailo_services.ollama.engine import EngineError, Sampling, Thinking, UnsupportedRequest
+from hailo_services.ollama.generation import run_engine
 from hailo_services.ollama.hailo import HailoLLMEngine
 
 HEF = Path("/models/Qwen2.5-1.5B-Instruct.hef")
@@ -504,3 +505,33 @@ def test_embeddings_are_a_clear_400_on_the_npu(engine: HailoLLMEngine) -> None:
     """genai.LLM only generates text: the API answers 400 saying so, not a 500."""
     with pytest.raises(UnsupportedRequest, match="HailoRT's LLM API only generates text"):
         engine.embed(["hello"], truncate=True, normalize=True)
+
+
+# -- reasoning models: the HEF's text, thinking split from the answer by generation.run_engine -----
+
+
+R1_END = "<\uff5cend\u2581of\u2581sentence\uff5c>"  # DeepSeek's end token, in full-width bars
+
+
+def _run_r1(engine: HailoLLMEngine, think: bool) -> Sink:
+    sink = Sink()
+    sampling = Sampling(think=think, stop=[R1_END])
+    run_engine(engine, "chat", messages=[USER1], prompt=None, sampling=sampling, emit=sink)
+    return sink
+
+
+def test_r1_thinking_from_the_hef_comes_apart_from_the_answer(engine: HailoLLMEngine, state: Any) -> None:
+    # The HEF's template opens <think> (or the model writes it); tags arrive split across tokens.
+    state.script(["<th", "ink>\n", "Hi back", ".\n</", "think>", "\n\n", "Hello", "!", R1_END])
+    sink = _run_r1(engine, think=True)
+    thinking = [c for c in sink.chunks if isinstance(c, Thinking)]
+    assert "".join(thinking) == "Hi back.\n" and sink.text.endswith("Hello!")
+    assert [c for c in sink.chunks if not isinstance(c, Thinking)] == ["Hello", "!"]
+
+
+def test_r1_think_false_on_the_hef_drops_the_thinking_it_cannot_turn_off(engine: HailoLLMEngine, state: Any) -> None:
+    state.script(["Hi back", ".", "</think>", "\n\n", "Hello", "!", R1_END])
+    sink = _run_r1(engine, think=False)
+    assert sink.chunks == ["Hello", "!"]
+    # What HailoRT was asked: the chat as it is (the HEF's template decides how the prompt opens).
+    assert generate_calls(state)[-1]["prompt"] == [USER1]
