@@ -332,7 +332,14 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt or ""})
     return await _run(
-        request, manager, req, chat_messages=messages, prompt=req.prompt or "", shape="generate", think=think
+        request,
+        manager,
+        req,
+        chat_messages=messages,
+        prompt=req.prompt or "",
+        shape="generate",
+        think=think,
+        truncate=req.truncate,
     )
 
 

@@ -131,9 +131,11 @@ class LlamaCppEngine(LLMEngine):
         # mean pooling (the GGUF of a chat model names none, and llama.cpp's OpenAI embeddings refuse
         # "none"), and a physical batch as large as the context, since an input is embedded in one batch.
         # Chat output is unchanged by this (checked greedy, token for token); it costs ~14 MB for SmolLM2.
+        # The batch spans every slot's context, as Ollama sizes it (num_ctx * parallel): smaller, llama.cpp
+        # aborts the process (GGML_ASSERT in mul_mat) for some sizes, e.g. 3 slots, or 2 of an odd num_ctx.
         params.embedding = True
         params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-        params.n_batch = params.n_ubatch = num_ctx
+        params.n_batch = params.n_ubatch = params.n_ctx
         # xllamacpp also opens llama.cpp's own HTTP server on a random loopback port; a random key
         # keeps local users from reaching the model around our API key, limits and queue. We use it
         # only to tokenize (xllamacpp has no Python tokenizer).
@@ -223,10 +225,9 @@ class LlamaCppEngine(LLMEngine):
         # 2048-token context). Ollama sends the prompt anyway and its runner keeps the first num_keep
         # tokens and the newest ones; llama.cpp refuses instead, so we cut the tokens ourselves and
         # complete them raw. The model still answers; a tool call in that answer stays text.
-        return self._complete_cut(fitted, sampling, emit)
+        return self._complete_cut(self._prompt_tokens(fitted, sampling), sampling, emit)
 
-    def _complete_cut(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
-        tokens = self._prompt_tokens(messages, sampling)
+    def _complete_cut(self, tokens: list[int], sampling: Sampling, emit: Emit) -> GenerationStats:
         # Leave room to answer: what was asked for, within a quarter to a half of the context.
         asked = sampling.max_tokens if sampling.max_tokens and sampling.max_tokens > 0 else 0
         room = min(max(asked, self._n_ctx // 4), self._n_ctx // 2)
@@ -239,7 +240,13 @@ class LlamaCppEngine(LLMEngine):
 
     def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
         body = {"prompt": prompt, **_sampling_body(sampling, self._n_ctx)}
-        return self._run(self._server.handle_completions, body, emit, chat=False)
+        try:
+            return self._run(self._server.handle_completions, body, emit, chat=False)
+        except ContextExceeded:
+            if not sampling.truncate:
+                raise
+        # A raw prompt past the context: cut as Ollama's runner cuts it.
+        return self._complete_cut(self._tokenize(prompt), sampling, emit)
 
     def _run(self, handler: Any, body: dict[str, Any], emit: Emit, *, chat: bool) -> GenerationStats:
         if self._server is None:

@@ -19,7 +19,7 @@ from .catalog import ModelSpec
 # What each engine can do beyond plain completion (a model's catalog capabilities are cut to these).
 ENGINE_CAPABILITIES = {
     "cpu": frozenset({"completion", "tools", "thinking"}),
-    "hailo": frozenset({"completion", "thinking"}),
+    "hailo": frozenset({"completion", "tools", "thinking"}),
 }
 
 __all__ = [

@@ -8,7 +8,8 @@ What HailoRT does for us, and what it leaves to us (HailoRT 5.x `hailo_platform.
   conversation costs a full prefill (slow on the NPU), so when a request extends the previous one
   (same earlier messages + the reply we produced) we send only the new messages, like Hailo's own
   hailo-ollama does with its prompt-prefix check.
-- System messages (and tools) are only accepted on a fresh context; only one generator may exist per
+- System messages and tools (rendered by the HEF's template; the model's calls come back as text,
+  parsed by tool_parser.py) are only accepted on a fresh context; only one generator may exist per
   model at a time; the 5.2 Python wrapper has no ``abort()``, so stopping early means leaving the
   ``with`` block, which releases the generator, and the context then holds a partial reply.
 - Stop strings from the request and the model's own end tokens (``<|im_end|>``, the recovery
@@ -17,6 +18,8 @@ What HailoRT does for us, and what it leaves to us (HailoRT 5.x `hailo_platform.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -36,6 +39,9 @@ from .engine import (
     Sampling,
     UnsupportedRequest,
 )
+from .textscan import partial_suffix
+from .tool_parser import ToolCallParser
+from .truncation import fit_messages
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +71,21 @@ def _hailo_error(exc: BaseException) -> EngineError:
 
 def _chat_dict(message: Message) -> dict[str, Any]:
     """The dict HailoRT json.dumps() and feeds to the HEF's template: role and string content, plus
-    tool_calls when present, since tool-aware templates render them."""
+    tool_calls when present, since tool-aware templates render them. Their arguments go as objects:
+    Qwen's and Llama's templates write them with ``tojson``, which would quote a JSON string again."""
     out: dict[str, Any] = {"role": str(message.get("role", "user")), "content": message.get("content") or ""}
     if message.get("tool_calls"):
-        out["tool_calls"] = message["tool_calls"]
+        out["tool_calls"] = [_call_with_object_arguments(c) for c in message["tool_calls"]]
     return out
+
+
+def _call_with_object_arguments(call: dict[str, Any]) -> dict[str, Any]:
+    fn = dict(call.get("function") or {})
+    if isinstance(fn.get("arguments"), str):
+        # Not JSON: the template gets the text as the client sent it.
+        with contextlib.suppress(json.JSONDecodeError):
+            fn["arguments"] = json.loads(fn["arguments"])
+    return {**call, "function": fn}
 
 
 def _same_message(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -102,13 +118,7 @@ class _StopScanner:
             safe, rest = self.pending[:hit_at], self.pending[hit_at + len(hit) :]
             self.pending = ""
             return safe, hit, rest
-        keep = 0
-        for stop in self.stops:
-            for n in range(min(len(stop) - 1, len(self.pending)), keep, -1):
-                if self.pending.endswith(stop[:n]):
-                    keep = n
-                    break
-        cut = len(self.pending) - keep
+        cut = len(self.pending) - partial_suffix(self.pending, self.stops)
         safe, self.pending = self.pending[:cut], self.pending[cut:]
         return safe, None, ""
 
@@ -223,7 +233,10 @@ class HailoLLMEngine(LLMEngine):
         if not conversation:
             raise UnsupportedRequest("no messages to answer")
 
-        new = self._reusable_suffix(conversation)
+        tools = sampling.tools or None
+        # HailoRT takes tools with the first prompt of a fresh context only, so a chat with tools is
+        # sent whole each time (the template renders them in front of the conversation).
+        new = None if tools else self._reusable_suffix(conversation)
         fresh = new is None
         to_send = conversation if new is None else new
         try:
@@ -231,23 +244,46 @@ class HailoLLMEngine(LLMEngine):
                 self._history = None
                 llm.clear_context()
             cached = 0 if fresh else int(llm.get_context_usage_size())
-            # Approximate: HailoRT applies the template inside the runtime, so the template's own
-            # tokens are not counted; only the message contents are tokenized.
-            new_tokens = self._count_tokens("\n".join(str(m["content"]) for m in to_send))
+            tool_tokens = self._count_tokens(json.dumps(tools)) if tools else 0
+
+            def content_tokens(msgs: list[dict[str, Any]]) -> int:
+                # Approximate: HailoRT applies the template inside the runtime, so the template's own
+                # tokens are not counted; only the message contents (and the tools) are tokenized.
+                return self._count_tokens("\n".join(str(m["content"]) for m in msgs))
+
+            def prompt_tokens(msgs: list[dict[str, Any]]) -> int:  # with an allowance for the template
+                return content_tokens(msgs) + TEMPLATE_TOKENS_PER_MESSAGE * len(msgs) + tool_tokens
+
+            if fresh and sampling.truncate:  # drop the oldest messages as Ollama does (truncation.py)
+                fitted = fit_messages(conversation, prompt_tokens, self._capacity)
+                if len(fitted) < len(conversation):
+                    log.info("chat of %d messages cut to %d for the HEF's context", len(conversation), len(fitted))
+                    conversation = to_send = fitted
+            new_tokens = content_tokens(to_send)
         except Exception as exc:
             self._history = None
             raise _hailo_error(exc) from exc
-        if fresh and new_tokens >= self._capacity:
+        if fresh and new_tokens + tool_tokens >= self._capacity:
             raise UnsupportedRequest(
-                f"the conversation is about {new_tokens} tokens, more than this model's context "
-                f"of {self._capacity} tokens"
+                f"the conversation is about {new_tokens} tokens"
+                + (f" and its {len(tools)} tools about {tool_tokens}" if tools else "")
+                + f", more than this model's context of {self._capacity} tokens"
+                + ("; send fewer tools (Open WebUI: turn off Builtin Tools for this model)" if tools else "")
             )
 
         # Until this generation ends cleanly the context is in an unknown state.
         self._history = None
-        outcome = self._generate(to_send, sampling, emit)
-        self._history = [*conversation, {"role": "assistant", "content": outcome.text}] if outcome.clean else None
-        return self._stats(outcome, cached + new_tokens, cached)
+        parser = ToolCallParser(emit, {t["function"]["name"] for t in tools}) if tools else None
+        outcome = self._generate(to_send, sampling, parser or emit, tools=tools)
+        stats = self._stats(outcome, cached + new_tokens + tool_tokens, cached)
+        if parser is not None:
+            parser.flush()  # text held back as a possible call that was not one
+            stats.tool_calls = parser.calls
+            if parser.calls and stats.finish_reason == "stop":
+                stats.finish_reason = "tool_calls"
+        elif outcome.clean:
+            self._history = [*conversation, {"role": "assistant", "content": outcome.text}]
+        return stats
 
     def complete(self, prompt: str, sampling: Sampling, emit: Emit) -> GenerationStats:
         llm = self._require_loaded()
@@ -347,7 +383,13 @@ class HailoLLMEngine(LLMEngine):
             kw["seed"] = int(sampling.seed) % (1 << 32)
         return kw
 
-    def _generate(self, prompt: str | list[dict[str, Any]], sampling: Sampling, emit: Emit) -> _Outcome:
+    def _generate(
+        self,
+        prompt: str | list[dict[str, Any]],
+        sampling: Sampling,
+        emit: Emit,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> _Outcome:
         """Runs one generation and streams it through ``emit``. The generator is always released
         before returning (by leaving the ``with`` block), so the next call may create another."""
         llm = self._llm
@@ -370,7 +412,8 @@ class HailoLLMEngine(LLMEngine):
                 raise _ConsumerError from exc
 
         try:
-            with llm.generate(prompt=prompt, **self._generate_kwargs(sampling)) as gen:
+            kwargs = self._generate_kwargs(sampling) | ({"tools": tools} if tools else {})
+            with llm.generate(prompt=prompt, **kwargs) as gen:
                 tokens: Iterator[str] = iter(gen)
                 while True:
                     try:

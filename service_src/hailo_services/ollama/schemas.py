@@ -125,6 +125,9 @@ class OllamaGenerateRequest(Lenient):
     raw: bool = False
     keep_alive: KeepAlive = None
     think: Think = None
+    truncate: bool | None = Field(
+        default=None, description="cut a prompt longer than the context, as Ollama does (default true)"
+    )
 
 
 class OllamaModelRequest(Lenient):

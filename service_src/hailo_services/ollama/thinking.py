@@ -14,6 +14,7 @@ from typing import Any
 from ..core.errors import BadRequest
 from ..core.models import ModelManager
 from .engine import Emit, Thinking
+from .textscan import partial_suffix
 from .tool_calls import capabilities
 
 OPEN, CLOSE = "<think>", "</think>"
@@ -95,8 +96,8 @@ class ThinkSplitter:
                     return True
                 continue
             # Hold back a tail that may be the start of </think>.
-            keep = 0 if final else _partial_tag(self._pending, CLOSE)
-            text, self._pending = self._pending[: len(self._pending) - keep], self._pending[len(self._pending) - keep :]
+            cut = len(self._pending) - (0 if final else partial_suffix(self._pending, (CLOSE,)))
+            text, self._pending = self._pending[:cut], self._pending[cut:]
             return self._out(text, thinking=True) if text else False
         return False
 
@@ -109,11 +110,3 @@ class ThinkSplitter:
         if thinking:
             return self._emit(Thinking(text)) if self._keep else False
         return self._emit(text)
-
-
-def _partial_tag(text: str, tag: str) -> int:
-    """Length of the longest end of ``text`` that begins ``tag``."""
-    for n in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:n]):
-            return n
-    return 0

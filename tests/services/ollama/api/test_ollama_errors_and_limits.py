@@ -142,6 +142,17 @@ def test_a_chat_longer_than_the_context_drops_its_oldest_messages_as_ollama_does
     assert r.status_code == 400 and "exceeds the available context size" in r.json()["error"]
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_generate_prompt_longer_than_the_context_is_cut_as_ollamas_runner_cuts_it(server, raw):
+    prompt = "Once upon a time, " + "the fox ran and the dog slept. " * 500 + "The end. Moral:"  # ~4000 tokens
+    body = {"model": MODEL, "prompt": prompt, "raw": raw, "stream": False, "options": {"num_predict": 4}}
+    r = httpx.post(f"{server.url}/api/generate", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    assert 1000 < r.json()["prompt_eval_count"] <= 2048 - 4 and r.json()["eval_count"] > 0
+    r = httpx.post(f"{server.url}/api/generate", json=body | {"truncate": False}, timeout=120)
+    assert r.status_code == 400 and "exceeds the available context size" in r.json()["error"]
+
+
 def test_hostile_json_is_400(server):
     deep = b"[" * 100_000 + b"]" * 100_000
     for path in ("/api/generate", "/v1/chat/completions"):

@@ -70,3 +70,23 @@ def test_every_slot_has_the_whole_context(server: Server) -> None:
     )
     assert r.status_code == 200, r.text
     assert 1100 < r.json()["prompt_eval_count"] < 2000
+
+
+def test_odd_contexts_and_three_slots_load(start_server) -> None:
+    # llama.cpp aborted the whole process for these (a physical batch smaller than every slot's
+    # context together); the hostile-input suite found num_ctx 65 with the default two slots.
+    srv = start_server({"num_parallel": 3})
+    for num_ctx in (65, 1001):
+        r = httpx.post(
+            f"{srv.url}/api/chat",
+            json={
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "Hi"}],
+                "stream": False,
+                "options": {"num_ctx": num_ctx, "num_predict": 2},
+            },
+            timeout=120,
+        )
+        assert r.status_code == 200, r.text
+    r = httpx.post(f"{srv.url}/api/embed", json={"model": MODEL, "input": ["a", "b", "c"]}, timeout=120)
+    assert r.status_code == 200 and len(r.json()["embeddings"]) == 3

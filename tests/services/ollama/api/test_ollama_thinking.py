@@ -4,8 +4,9 @@ think: false answering directly, and the 400s Ollama gives.
 No package ships DeepSeek-R1-Distill, so SmolLM2's weights stand in at the R1 catalog entry's file
 name: the request then runs through R1's chat template (ours, which opens <think>), llama.cpp and the
 think splitter, as the real model would. A 135M model rarely closes its thinking by itself, so the
-tests that need an answer after the thinking use think: false or a short num_predict and check
-where the text went, not what it says.
+tests that need an answer after the thinking use think: false, greedy decoding and a short
+num_predict, and check where the text went, not what it says.
+
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def test_thinking_is_apart_from_content_and_on_by_default(r1_server: Service) ->
 
 def test_streamed_thinking_chunks(r1_server: Service) -> None:
     client = ollama.Client(host=r1_server.url, timeout=120)
-    chunks = list(client.chat(model=R1, messages=ASK, think=True, stream=True, options={"num_predict": 16}))
+    chunks = list(
+        client.chat(model=R1, messages=ASK, think=True, stream=True, options={"num_predict": 16, "temperature": 0})
+    )
     thoughts = [c.message.thinking for c in chunks if c.message.thinking]
     assert len(thoughts) > 3 and chunks[-1].done
     assert all(not c.message.content for c in chunks if c.message.thinking)
@@ -65,26 +68,32 @@ def test_think_false_answers_without_thinking(r1_server: Service) -> None:
     client = ollama.Client(host=r1_server.url, timeout=120)
     r = client.chat(model=R1, messages=ASK, think=False, options={"num_predict": 24, "temperature": 0})
     assert r.message.content and not r.message.thinking
-    body = {"model": R1, "prompt": "What is 2 + 3?", "think": False, "stream": False, "options": {"num_predict": 8}}
+    body = {
+        "model": R1,
+        "prompt": "What is 2 + 3?",
+        "think": False,
+        "stream": False,
+        "options": {"num_predict": 8, "temperature": 0},
+    }
     g = httpx.post(f"{r1_server.url}/api/generate", json=body, timeout=120).json()
     assert g["response"] and "thinking" not in g
 
 
 def test_generate_reports_thinking(r1_server: Service) -> None:
-    body = {"model": R1, "prompt": "What is 2 + 3?", "stream": False, "options": {"num_predict": 8}}
+    body = {"model": R1, "prompt": "What is 2 + 3?", "stream": False, "options": {"num_predict": 8, "temperature": 0}}
     g = httpx.post(f"{r1_server.url}/api/generate", json=body, timeout=120).json()
     assert g["thinking"] and g["response"] == ""
 
 
 def test_openai_reasoning_field_streamed_and_not(r1_server: Service) -> None:
     client = openai.OpenAI(base_url=f"{r1_server.url}/v1", api_key="unused")
-    r = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16)
+    r = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16, temperature=0)
     assert r.choices[0].message.model_extra["reasoning"]
-    stream = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16, stream=True)
+    stream = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16, stream=True, temperature=0)
     deltas = [c.choices[0].delta for c in stream if c.choices]
     assert any((d.model_extra or {}).get("reasoning") for d in deltas)
     # reasoning_effort "none" is think: false, as Ollama's /v1 maps it.
-    r = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16, reasoning_effort="none")
+    r = client.chat.completions.create(model=R1, messages=ASK, max_tokens=16, temperature=0, reasoning_effort="none")
     assert r.choices[0].message.content and "reasoning" not in (r.choices[0].message.model_extra or {})
 
 
@@ -122,3 +131,14 @@ def test_earlier_answers_go_back_without_their_thinking(r1_server: Service) -> N
         timeout=120,
     ).json()
     assert r["prompt_eval_count"] == r2["prompt_eval_count"]
+
+
+def test_langchain_reasoning(r1_server: Service) -> None:
+    from langchain_ollama import ChatOllama
+
+    llm = ChatOllama(model=R1, base_url=r1_server.url, reasoning=True, num_predict=12, temperature=0)
+    msg = llm.invoke("What is 2 + 3?")
+    assert msg.additional_kwargs.get("reasoning_content")
+    plain = ChatOllama(model=R1, base_url=r1_server.url, reasoning=False, num_predict=12, temperature=0)
+    msg = plain.invoke("What is 2 + 3?")
+    assert msg.content and "reasoning_content" not in msg.additional_kwargs

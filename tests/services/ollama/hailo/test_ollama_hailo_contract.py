@@ -6,6 +6,7 @@ returns to the model manager; the double raises where HailoRT documents an error
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -347,6 +348,23 @@ def test_a_conversation_larger_than_the_context_is_rejected(engine: HailoLLMEngi
     assert generate_calls(state) == []
 
 
+def test_a_long_chat_drops_its_oldest_messages_as_ollama_does(engine: HailoLLMEngine, state: Any) -> None:
+    old = [{"role": "user", "content": "word " * 900}, {"role": "assistant", "content": "ok " * 900}]
+    chat_ = [SYSTEM, *old, *old, USER2]  # ~3600 tokens of history on a 2048-token HEF
+    state.script(["Fine", "<|im_end|>"])
+    stats, sink = chat(engine, chat_)
+    sent = generate_calls(state)[-1]["prompt"]
+    assert sent[0] == SYSTEM and sent[-1] == USER2  # the system message and the last one stay
+    assert 2 < len(sent) < len(chat_) and stats.prompt_tokens < 2048 and sink.text == "Fine"
+
+
+def test_truncate_false_keeps_the_400(engine: HailoLLMEngine, state: Any) -> None:
+    old = [{"role": "user", "content": "word " * 900}, {"role": "assistant", "content": "ok " * 900}]
+    with pytest.raises(UnsupportedRequest, match="2048"):
+        chat(engine, [*old, *old, USER2], truncate=False)
+    assert generate_calls(state) == []
+
+
 # -- KV-context reuse ------------------------------------------------------------------------------
 
 
@@ -535,3 +553,73 @@ def test_r1_think_false_on_the_hef_drops_the_thinking_it_cannot_turn_off(engine:
     assert sink.chunks == ["Hello", "!"]
     # What HailoRT was asked: the chat as it is (the HEF's template decides how the prompt opens).
     assert generate_calls(state)[-1]["prompt"] == [USER1]
+
+
+# -- tools: rendered by the HEF's template (HailoRT's tools=), the calls parsed from the text ------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+CALL_TOKENS = ["<tool", "_call>", '\n{"name": "get_weather", ', '"arguments": {"city": ', '"Paris"}}\n', "</tool_call>"]
+
+
+def test_tools_go_to_hailort_on_a_fresh_context_and_the_call_comes_back_parsed(
+    engine: HailoLLMEngine, state: Any
+) -> None:
+    state.script([*CALL_TOKENS, "<|im_end|>"])
+    stats, sink = chat(engine, [SYSTEM, USER1], tools=[WEATHER])
+    call = generate_calls(state)[-1]
+    assert call["tools"] == [WEATHER] and call["fresh"]
+    assert sink.text == ""  # the call is not text
+    assert stats.finish_reason == "tool_calls"
+    assert [(c.name, json.loads(c.arguments)) for c in stats.tool_calls] == [("get_weather", {"city": "Paris"})]
+
+
+def test_a_tool_round_trip_resends_the_whole_chat_with_tools(engine: HailoLLMEngine, state: Any) -> None:
+    state.script([*CALL_TOKENS, "<|im_end|>"])
+    stats, _ = chat(engine, [USER1], tools=[WEATHER])
+    # The client runs the tool and sends the history back (arguments as OpenAI's JSON string).
+    history = [
+        USER1,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": "18 C, sunny", "tool_call_id": "call_1"},
+    ]
+    state.script(["It is", " 18 C", " and sunny.", "<|im_end|>"])
+    stats, sink = chat(engine, history, tools=[WEATHER])
+    sent = generate_calls(state)[-1]
+    # HailoRT refuses tools on a used context: the double would raise; the engine cleared it.
+    assert sent["fresh"] and sent["tools"] == [WEATHER]
+    assert sent["prompt"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+    assert sent["prompt"][2] == {"role": "tool", "content": "18 C, sunny"}
+    assert sink.text == "It is 18 C and sunny." and stats.finish_reason == "stop" and not stats.tool_calls
+
+
+def test_llama3_style_json_calls_are_parsed_too(engine: HailoLLMEngine, state: Any) -> None:
+    state.script(['{"name": "get_weather", ', '"parameters": {"city": "Oslo"}}', "<|eot_id|>"])
+    stats, sink = chat(engine, [USER1], tools=[WEATHER], stop=["<|eot_id|>"])
+    assert sink.text == "" and stats.tool_calls[0].name == "get_weather"
+    assert json.loads(stats.tool_calls[0].arguments) == {"city": "Oslo"}
+
+
+def test_tools_that_cannot_fit_the_hef_context_are_a_clear_400(engine: HailoLLMEngine, state: Any) -> None:
+    many = [
+        {"type": "function", "function": {"name": f"tool_{i}", "description": "word " * 40, "parameters": {}}}
+        for i in range(36)
+    ]
+    with pytest.raises(UnsupportedRequest, match=r"36 tools .*more than this model's context.*Builtin Tools"):
+        chat(engine, [USER1], tools=many)

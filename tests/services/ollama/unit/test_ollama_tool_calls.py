@@ -14,14 +14,16 @@ from hailo_services.ollama.tool_calls import capabilities, check_tools, history_
 
 def test_tools_are_a_capability_where_the_template_and_the_engine_have_them():
     smollm2, r1 = catalog().resolve("smollm2:135m"), catalog().resolve("deepseek_r1_distill_qwen:1.5b")
+    qwen2 = catalog().resolve("qwen2:1.5b")
     assert capabilities(smollm2, "cpu") == ["completion", "tools"]
-    assert capabilities(smollm2, "hailo") == ["completion"]  # the NPU path has no tool parser yet
-    assert capabilities(r1, "cpu") == ["completion"]
+    assert capabilities(smollm2, "hailo") == ["completion", "tools"]
+    assert capabilities(r1, "cpu") == capabilities(r1, "hailo") == ["completion", "thinking"]
+    assert capabilities(qwen2, "hailo") == ["completion"]  # Qwen2's template has no tools
     check_tools(smollm2, "cpu", "smollm2:135m")
     with pytest.raises(BadRequest, match=r"^deepseek_r1_distill_qwen:1\.5b does not support tools$"):
         check_tools(r1, "cpu", "deepseek_r1_distill_qwen:1.5b")
     with pytest.raises(BadRequest, match="does not support tools"):
-        check_tools(smollm2, "hailo", "smollm2:135m")
+        check_tools(qwen2, "hailo", "qwen2:1.5b")
 
 
 def test_a_call_in_ollamas_shape_and_in_openais():
