@@ -14,7 +14,7 @@ from typing import Any
 from ..core.errors import BadRequest
 from ..core.models import ModelManager
 from .engine import Emit, Thinking
-from .textscan import partial_suffix
+from .textscan import StreamFilter, partial_suffix
 from .tool_calls import capabilities
 
 OPEN, CLOSE = "<think>", "</think>"
@@ -49,7 +49,7 @@ def think_from_effort(effort: Any) -> bool | None:
     return EFFORTS[effort]
 
 
-class ThinkSplitter:
+class ThinkSplitter(StreamFilter):
     """Routes streamed text: reasoning (up to ``</think>``) as Thinking pieces, then the answer.
 
     With ``opened`` the text starts as reasoning: the templates of reasoning models open ``<think>``
@@ -60,19 +60,11 @@ class ThinkSplitter:
     """
 
     def __init__(self, emit: Emit, *, keep_thinking: bool = True, opened: bool = True):
-        self._emit = emit
+        super().__init__(emit)
         self._keep = keep_thinking
         self._thinking = opened
         self._started = False  # a leading <think> (after whitespace) is still possible
-        self._pending = ""
         self._begun = {True: False, False: False}  # has the reasoning / the answer written more than spaces
-
-    def __call__(self, text: str) -> bool:
-        self._pending += text
-        return self._drain(final=False)
-
-    def flush(self) -> bool:
-        return self._drain(final=True)
 
     def _drain(self, *, final: bool) -> bool:
         while self._pending:

@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from .engine import Emit, ToolCall
-from .textscan import partial_suffix
+from .textscan import StreamFilter, partial_suffix
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +28,15 @@ OPEN, CLOSE = "<tool_call>", "</tool_call>"
 PYTHON_TAG = "<|python_tag|>"
 
 
-class ToolCallParser:
+class ToolCallParser(StreamFilter):
     """An ``emit`` wrapper: text goes on, calls are collected in :attr:`calls`."""
 
     def __init__(self, emit: Emit, tool_names: set[str]):
-        self._emit = emit
+        super().__init__(emit)
         self._names = tool_names
         self.calls: list[ToolCall] = []
-        self._pending = ""
         self._in_call = False
         self._whole_reply: bool | None = None  # None until the reply's first characters are seen
-
-    def __call__(self, text: str) -> bool:
-        self._pending += text
-        return self._drain(final=False)
-
-    def flush(self) -> bool:
-        """End of the reply: parse what is held, pass on what is not a call."""
-        return self._drain(final=True)
 
     def _drain(self, *, final: bool) -> bool:
         if self._whole_reply is None:
