@@ -91,6 +91,11 @@ class SsdOpenCvEngine(DetectEngine):
         if self._threads:
             # Process-wide in OpenCV; a service process runs one engine kind, so this is its setting.
             cv2.setNumThreads(self._threads)
+        if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+            raise RuntimeError(
+                f"OpenCV {cv2.__version__} has no TensorFlow importer (removed in 5.1), which {spec.name} needs: "
+                "pip install 'opencv-python-headless>=4.10,<5.1' (the detect extra pins it)"
+            )
         net = cv2.dnn.readNetFromTensorflow(str(graph), str(text))
         h, w = spec.input_size
         # OpenCV builds its layers on the first forward (measured 0.75 s against 0.05 s warm); doing it
