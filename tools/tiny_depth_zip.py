@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
-from tiny_models import DEPTH_TINY, depth_zoo_zip  # noqa: E402
+from tiny_models import DEPTH_TINY, depth_zoo_zip
 
 
 def main() -> int:
