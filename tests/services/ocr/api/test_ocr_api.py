@@ -122,6 +122,12 @@ def test_the_seeds_extract_route_keeps_its_response_shape(ocr, page):
     assert body["hailo_info"] == {"engine": "cpu", "model": "paddleocr", "npu": False}
 
 
+def test_the_seeds_file_paths_are_refused_not_read(ocr):
+    r = httpx.post(f"{ocr.url}/v1/ocr/extract", json={"image": "file:///etc/passwd", "languages": ["en"]})
+    assert r.status_code == 400, r.text
+    assert "error" in r.json()
+
+
 def test_thresholds_are_honoured(ocr, page):
     assert post(ocr, page, min_confidence="1.0").json()["lines"] == []  # no region is certain everywhere
     assert post(ocr, page, max_lines="1").json()["text"].count("\n") == 0
