@@ -169,3 +169,27 @@ def test_models_lists_the_catalog(ocr):
     r = httpx.get(f"{ocr.url}/v1/models")
     assert r.status_code == 200
     assert "paddleocr" in [m["id"] for m in r.json()["data"]]
+
+
+def test_16_concurrent_requests_are_answered_200_or_503_with_retry_after(tmp_path_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    svc = start_service("hailo-ocr", tmp_path_factory.mktemp("ocr-busy"), {"threads": 1, "queue_max_waiting": 3})
+    try:
+        image = png(render(["Busy"], (200, 80)))
+
+        def one(_: int) -> httpx.Response:
+            return httpx.post(f"{svc.url}/v1/ocr", files={"image": ("b.png", image, "image/png")}, timeout=120)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(one, range(16)))
+        statuses = sorted(r.status_code for r in answers)
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses.count(200) >= 4  # the one running and the three waiting at least
+        for r in answers:
+            if r.status_code == 503:
+                assert int(r.headers["Retry-After"]) >= 1 and "error" in r.json()
+            else:
+                assert r.json()["text"] == "Busy"
+    finally:
+        stop_service(svc)
