@@ -170,3 +170,17 @@ def wants_image(request: Request) -> bool:
         return False
     q_json, _ = _accept_q(accept, "application/json")
     return q_png > q_json
+
+
+def prefers(request: Request, mime: str) -> bool:
+    """True when the Accept header names ``mime`` (exactly or as ``type/*``) and ranks it above
+    application/json, e.g. ``Accept: text/plain`` for a route that can answer with plain text.
+    ``*/*`` alone (curl, most clients) means JSON."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return False
+    q, spec = _accept_q(accept, mime)
+    if spec < 1 or q <= 0:
+        return False
+    q_json, _ = _accept_q(accept, "application/json")
+    return q > q_json

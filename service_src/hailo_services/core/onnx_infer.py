@@ -91,6 +91,8 @@ class OnnxModel:
         }
         self.input_names: list[str] = list(self.inputs)
         self.output_names: list[str] = list(self.outputs)
+        # The file's metadata_props (e.g. a PaddleOCR recogniser's character table under "character").
+        self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
 
     def _check(self, feeds: dict[str, np.ndarray]) -> None:
         missing = [n for n in self.input_names if n not in feeds]

@@ -294,6 +294,11 @@ def test_detect_finds_the_cat(host):
     assert "cat" in [p["label"] for p in body["predictions"]], body
 
 
+def test_ocr_reads_the_verify_page(host):
+    status, body = post_image(BY_NAME["hailo-ocr"], "/v1/ocr", ROLES / "hailo_ocr/files/hello.png")
+    assert status == 200 and body["text"].split("\n") == ["Hello from hailo-ocr", "Invoice total: $42.17"], body
+
+
 def test_pose_answers_with_the_stand_in_model(host):
     status, body = post_image(BY_NAME["hailo-pose"], "/v1/pose/detect", ROLES / "hailo_pose/files/astronaut.jpg")
     assert status == 200 and isinstance(body["poses"], list) and body["count"] == len(body["poses"])
