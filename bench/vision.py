@@ -1,4 +1,4 @@
-"""Vision benchmark: hailo-detect and hailo-pose (CPU engine) over HTTP against the same engine in-process.
+"""Vision benchmark: hailo-detect, hailo-pose and hailo-depth (CPU engine) over HTTP against the same engine in-process.
 
 For each service one run starts ``hailo-services run NAME --engine cpu`` in a subprocess and loads, in
 this process, the very engine class the service uses with the same files and threads. Both sides get
@@ -21,8 +21,14 @@ hailo-pose has no packaged CPU weights: by default it runs the tiny graph of ``t
 (decode, letterbox, HTTP) around a near-zero network, not a real network. ``--pose-model PATH`` takes a
 real YOLOv8-pose ONNX instead.
 
-    python bench/vision.py [--n 40] [--rounds 3] [--threads 2] [--services detect,pose] \
-        [--pose-model yolov8s-pose.onnx] [--json out.json]
+hailo-depth likewise: by default the tiny network of ``tests/tiny_models.py`` (scdepthv3's layout,
+one ReduceMean), so the rows measure decode, resize, post-processing, the map back at the source size
+and its stats around a near-zero network. Its in-process call does what the route does for the
+default ``output=stats`` answer: ``engine.estimate(rgb)`` then ``processing.stats`` of the map.
+``--depth-model PATH`` takes the model zoo's real ``scdepthv3.zip`` instead.
+
+    python bench/vision.py [--n 40] [--rounds 3] [--threads 2] [--services detect,pose,depth] \
+        [--pose-model yolov8s-pose.onnx] [--depth-model scdepthv3.zip] [--json out.json]
 
 Exit status: 0 when the benchmark ran (whether or not the goal is met), non-zero on errors.
 """
@@ -160,6 +166,13 @@ class Setup:
     count: Callable[[dict[str, Any]], int]  # objects in an HTTP answer
     engine_ms_of: Callable[[dict[str, Any]], float | None]  # the engine time an HTTP answer reports
     tiny: bool = False
+    # The in-process call on a decoded image (default: engine.detect with params) and how many objects
+    # its result holds (to compare with ``count`` of the HTTP answer).
+    infer: Callable[[Any], Any] | None = None
+    count_local: Callable[[Any], int] = len
+
+    def run(self, rgb: Any) -> Any:
+        return self.infer(rgb) if self.infer is not None else self.engine.detect(rgb, self.params)
 
 
 def locate_paths(spec: Any, models_dir: Path) -> list[Path]:
@@ -235,6 +248,55 @@ def setup_pose(workdir: Path, threads: int, pose_model: Path | None) -> Setup:
     )
 
 
+def setup_depth(workdir: Path, threads: int, depth_model: Path | None) -> Setup:
+    from hailo_services.depth import processing
+    from hailo_services.depth.cpu import DepthOnnxEngine
+    from hailo_services.depth.engine import load_catalog
+
+    model = "scdepthv3"
+    spec = load_catalog().get(model)
+    assert spec is not None, model
+    artifact = spec.artifact("cpu")
+    assert artifact is not None, model
+    models_dir = workdir / "models"
+    models_dir.mkdir()
+    target = models_dir / artifact.file
+    if depth_model is not None:
+        target.symlink_to(depth_model)
+        source = str(depth_model)
+    else:
+        # Appended, not prepended: tests/ has its own harness.py, and bench/'s must stay the one imported.
+        sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+        from tiny_models import DEPTH_TINY, depth_zoo_zip
+
+        depth_zoo_zip(target, spec.onnx_member, **DEPTH_TINY[model])
+        source = "tiny network (tests/tiny_models.py depth_network: scdepthv3's layout, one ReduceMean)"
+    paths = locate_paths(spec, models_dir)
+    engine = DepthOnnxEngine(threads)
+    engine.load(spec, paths)
+    svc = start_service("hailo-depth", bench_config(workdir, models_dir, model, threads), workdir=workdir)
+
+    def infer(rgb: Any) -> Any:
+        dm = engine.estimate(rgb)
+        processing.stats(dm.values)  # the default answer's work besides transport
+        return dm
+
+    return Setup(
+        service="hailo-depth",
+        svc=svc,
+        engine=engine,
+        params=None,
+        routes=["/v1/depth/estimate"],
+        model=model,
+        describe=f"{model} as {artifact.file} ({type(engine).__name__}): {source}",
+        count=lambda body: body["depth_shape"][0] * body["depth_shape"][1],
+        engine_ms_of=lambda body: body.get("inference_ms"),
+        tiny=depth_model is None,
+        infer=infer,
+        count_local=lambda dm: dm.values.size,
+    )
+
+
 # ------------------------------------------------------------------------------------------- targets
 
 
@@ -249,7 +311,7 @@ def make_targets(s: Setup, client: httpx.Client, cycle: Cycle) -> list[Target]:
         # content_type: what the multipart part carries, so decode_image makes the same checks.
         image = decode_image(jpeg, limits, content_type="image/jpeg")
         t0 = time.perf_counter()
-        s.engine.detect(image.rgb, s.params)
+        s.run(image.rgb)
         return (time.perf_counter() - t0) * 1000
 
     def http(route: str) -> Callable[[], float | None]:
@@ -282,7 +344,7 @@ def check_agreement(s: Setup, client: httpx.Client, images: list[tuple[str, byte
 
     notes = []
     for name, jpeg in images:
-        local = len(s.engine.detect(decode_image(jpeg, ImageInputSettings()).rgb, s.params))
+        local = s.count_local(s.run(decode_image(jpeg, ImageInputSettings()).rgb))
         for route in s.routes:
             r = client.post(f"{s.svc.url}{route}", files={"image": (name, jpeg, "image/jpeg")})
             r.raise_for_status()
@@ -389,7 +451,9 @@ def _signed(value: float | None) -> str | None:
     return None if value is None else f"{value:+.1f}"
 
 
-def print_report(models: dict[str, str], rows: list[Row], notes: list[str], tiny_pose: bool) -> None:
+def print_report(
+    models: dict[str, str], rows: list[Row], notes: list[str], tiny_pose: bool, tiny_depth: bool = False
+) -> None:
     print()
     print("models")
     for service, text in models.items():
@@ -424,7 +488,7 @@ def print_report(models: dict[str, str], rows: list[Row], notes: list[str], tiny
         if r.passed is None:
             continue
         extra = ""
-        if r.service == "hailo-pose" and tiny_pose:
+        if (r.service == "hailo-pose" and tiny_pose) or (r.service == "hailo-depth" and tiny_depth):
             extra = "  (tiny graph: the ratio is against a near-zero network; +ms is the overhead)"
         print(
             f"  {r.service:<12} {r.target:<24} {fmt_opt(r.p50_ratio, 6, '.3f')}x  "
@@ -440,6 +504,12 @@ def print_report(models: dict[str, str], rows: list[Row], notes: list[str], tiny
         notes.append(
             "hailo-pose ran the tiny graph: it measures the service's overhead (decode, letterbox, HTTP), not a "
             "real network; pass --pose-model PATH (a YOLOv8-pose ONNX) for real numbers"
+        )
+    if tiny_depth:
+        notes.append(
+            "hailo-depth ran the tiny network: it measures the service's work around the network (decode, resize, "
+            "post-processing, map at source size, stats, HTTP), not SC-DepthV3; pass --depth-model PATH (the zoo's "
+            "scdepthv3.zip) for real numbers"
         )
     if notes:
         print()
@@ -475,6 +545,7 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     models: dict[str, str] = {}
     tiny_pose = False
+    tiny_depth = False
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10)
     cycle = Cycle(images)
     for service in args.services:
@@ -485,6 +556,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"starting hailo-{service} and loading the same engine in-process...", flush=True)
                 if service == "detect":
                     setup = setup_detect(workdir, args.threads)
+                elif service == "depth":
+                    setup = setup_depth(workdir, args.threads, args.depth_model)
+                    tiny_depth = setup.tiny
                 else:
                     setup = setup_pose(workdir, args.threads, args.pose_model)
                     tiny_pose = setup.tiny
@@ -511,7 +585,7 @@ def run(args: argparse.Namespace) -> int:
                     setup.engine.unload()
 
     rows = summarise(samples, goals)
-    print_report(models, rows, notes, tiny_pose)
+    print_report(models, rows, notes, tiny_pose, tiny_depth)
     if args.json:
         write_json(
             args.json,
@@ -533,14 +607,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="engine threads, service and in-process (default 2)")
     p.add_argument(
         "--services",
-        default="detect,pose",
-        help="comma-separated: detect, pose (default detect,pose)",
+        default="detect,pose,depth",
+        help="comma-separated: detect, pose, depth (default detect,pose,depth)",
     )
     p.add_argument(
         "--pose-model",
         type=Path,
         metavar="PATH",
         help="a real YOLOv8-pose ONNX for hailo-pose (default: the tiny graph of tests/tiny_models.py)",
+    )
+    p.add_argument(
+        "--depth-model",
+        type=Path,
+        metavar="PATH",
+        help="the model zoo's scdepthv3.zip for hailo-depth (default: the tiny network of tests/tiny_models.py)",
     )
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before each block (default 3)")
     p.add_argument(
@@ -553,12 +633,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write the summary and the raw samples as JSON to PATH")
     args = p.parse_args(argv)
     args.services = [s.strip().removeprefix("hailo-") for s in args.services.split(",") if s.strip()]
-    unknown = [s for s in args.services if s not in ("detect", "pose")]
+    unknown = [s for s in args.services if s not in ("detect", "pose", "depth")]
     if unknown or not args.services:
-        p.error(f"--services: detect and/or pose, got {args.services}")
+        p.error(f"--services: detect, pose and/or depth, got {args.services}")
     if args.n < 2 or args.rounds < 1 or args.threads < 1 or args.warmup < 0:
         p.error("--n >= 2, --rounds >= 1, --threads >= 1 and --warmup >= 0 are required")
     args.pose_model = existing_file(p, args.pose_model, "--pose-model")
+    args.depth_model = existing_file(p, args.depth_model, "--depth-model")
     return args
 
 

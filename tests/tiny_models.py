@@ -113,3 +113,54 @@ def tiny_mmproj(path: Path, *, n_embd_text: int = 576, width: int = 64, heads: i
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def depth_network(
+    size: tuple[int, int] = (256, 320),
+    *,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    names: tuple[str, str] = ("input", "depth"),
+) -> onnx.ModelProto:
+    """A one-input, one-output depth network with the zoo's layout: [1, 3, H, W] float32 in, [1, 1, H, W]
+    float32 out, ``out = bias + scale * mean over the channels of the input`` (the normalised pixels).
+    So the answer is known per pixel: with scale > 0 a brighter pixel gives a larger output (for
+    scdepthv3, a larger logit = a larger inverse depth = nearer). The real files' tensor names are not
+    published; the engines take the single input and output by position, whatever their names."""
+    h, w = size
+    inp = helper.make_tensor_value_info(names[0], TensorProto.FLOAT, [1, 3, h, w])
+    out = helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [1, 1, h, w])
+    nodes = [
+        helper.make_node("ReduceMean", [names[0]], ["grey"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["grey", "scale"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "bias"], [names[1]]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array(scale, np.float32), "scale"),
+        numpy_helper.from_array(np.array(bias, np.float32), "bias"),
+    ]
+    graph = helper.make_graph(nodes, "tiny_depth", [inp], [out], initializer=inits)
+    # opset 13: ReduceMean still takes `axes` as an attribute (18 moved it to an input).
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.checker.check_model(model)
+    return model
+
+
+def depth_zoo_zip(path: Path, member: str, size: tuple[int, int] = (256, 320), **kwargs) -> Path:
+    """The tiny depth network as the Hailo model zoo ships its networks: ``member`` inside a zip archive
+    (the zoo's "pretrained" zip; the CPU engine reads the ONNX from it)."""
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, depth_network(size, **kwargs).SerializeToString())
+    return path
+
+
+# The depth catalog's two networks as tiny stand-ins (tests/services/depth/provision.py places them):
+# scdepthv3 ends at a logit (bright = larger logit = nearer); fast_depth gives metres, here
+# 5 - 4 * grey on 0..1 pixels (bright = 1 m, dark = 5 m: also bright = nearer).
+DEPTH_TINY = {
+    "scdepthv3": {"size": (256, 320), "scale": 1.0, "bias": 0.0},
+    "fast_depth": {"size": (224, 224), "scale": -4.0, "bias": 5.0},
+}

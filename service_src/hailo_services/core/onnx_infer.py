@@ -35,20 +35,44 @@ def _dtype(ort_type: str) -> np.dtype:
         raise RuntimeError(f"unsupported ONNX tensor type {ort_type}") from None
 
 
+def read_zip_member(archive: Path, member: str | None) -> bytes:
+    """The bytes of the ONNX file ``member`` inside ``archive`` (see OnnxModel)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            if member is not None:
+                found = [n for n in names if n == member or n.rsplit("/", 1)[-1] == member]
+            else:
+                found = [n for n in names if n.lower().endswith(".onnx")]
+            if len(found) != 1:
+                want = repr(member) if member else "one .onnx file"
+                raise RuntimeError(f"{archive.name} does not hold {want} (it holds {names[:10]})")
+            return zf.read(found[0])
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RuntimeError(f"cannot read the archive {archive}: {exc}") from exc
+
+
 class OnnxModel:
     """One onnxruntime session on CPUExecutionProvider.
 
     ``threads`` sets intra-op parallelism (None = onnxruntime's default, one thread per core);
     inter-op is 1 with sequential execution, since vision graphs are a single chain and a second pool
     only adds threads that compete with the first on a 4-core Pi.
+
+    ``path`` may be a ``.zip`` archive holding the ONNX file, as the Hailo model zoo publishes its
+    networks: the member ``member`` (matched by its base name; None = the archive's only ``.onnx``)
+    is read from it into memory, so the store keeps the publisher's file as downloaded.
     """
 
-    def __init__(self, path: str | Path, *, threads: int | None = None):
+    def __init__(self, path: str | Path, *, threads: int | None = None, member: str | None = None):
         import onnxruntime as ort
 
         self.path = Path(path)
         if not self.path.is_file():
             raise RuntimeError(f"ONNX model not found: {self.path}")
+        source: str | bytes = read_zip_member(self.path, member) if self.path.suffix == ".zip" else str(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0 = onnxruntime decides
         options.inter_op_num_threads = 1
@@ -56,9 +80,7 @@ class OnnxModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: warnings about unused initializers are noise in the journal
         try:
-            self._session: Any = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            self._session: Any = ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
             raise RuntimeError(f"cannot load ONNX model {self.path}: {exc}") from exc
         self.inputs: dict[str, tuple[Shape, np.dtype]] = {
