@@ -1,4 +1,4 @@
-"""Ollama's native API: /, /api/version, tags, show, ps, generate, chat, embed, embeddings, pull, delete."""
+"""Ollama's native API: /, /api/version, tags, show, ps, generate, chat, pull, delete (embed: api_embeddings.py)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,10 @@ from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
 from .chat_images import check_vision, decode_all
-from .embedding import embed
 from .engine import Message, Thinking
 from .generation import Summary, check_keep_alive, collect, effective_num_ctx, generate, merge_sampling
 from .schemas import (
     OllamaChatRequest,
-    OllamaEmbeddingsRequest,
-    OllamaEmbedRequest,
     OllamaGenerateRequest,
     OllamaModelRequest,
     OllamaOptions,
@@ -430,50 +427,3 @@ async def delete(request: Request, manager: ManagerDep) -> Response:
         raise Conflict(f"model '{spec.name}' is in use; try again when its requests are done")
     path.unlink()
     return Response(status_code=200)
-
-
-@router.post("/api/embed", openapi_extra=json_body_openapi(OllamaEmbedRequest))
-async def embed_route(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    req = await parse_json(request, OllamaEmbedRequest)
-    inputs = [req.input] if isinstance(req.input, str) else req.input
-    if inputs == [""] or not inputs:  # Ollama answers an empty input with no vectors, without loading
-        manager.spec(req.model)
-        return {"model": req.model, "embeddings": []}
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=inputs,
-        truncate=req.truncate,
-        dimensions=req.dimensions,
-        options=req.options,
-        keep_alive=req.keep_alive,
-        disconnected=request.is_disconnected,
-    )
-    return {
-        "model": req.model,
-        "embeddings": out.vectors,
-        "total_duration": _ns(out.total_s),
-        "load_duration": _ns(out.load_s),
-        "prompt_eval_count": out.prompt_tokens,
-    }
-
-
-@router.post("/api/embeddings", openapi_extra=json_body_openapi(OllamaEmbeddingsRequest))
-async def embeddings_route(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    """Ollama's older endpoint: one prompt, its vector as the model gives it (not normalised)."""
-    req = await parse_json(request, OllamaEmbeddingsRequest)
-    if not req.prompt:
-        manager.spec(req.model)
-        return {"embedding": []}
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=[req.prompt],
-        normalize=False,
-        options=req.options,
-        keep_alive=req.keep_alive,
-        disconnected=request.is_disconnected,
-    )
-    return {"embedding": out.vectors[0]}

@@ -1,16 +1,14 @@
-"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE]),
-/v1/embeddings."""
+"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE]);
+/v1/embeddings is in api_embeddings.py."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -19,13 +17,11 @@ from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .chat_images import check_vision, decode_all, split_content
-from .embedding import embed
 from .engine import Message, Thinking
 from .generation import Summary, collect, generate, merge_sampling
 from .schemas import (
     OpenAIChatRequest,
     OpenAICompletionRequest,
-    OpenAIEmbeddingRequest,
     OpenAISampling,
     ResponseFormat,
 )
@@ -257,31 +253,3 @@ async def completions(request: Request, manager: ManagerDep) -> Response:
     args = _common_sampling(req)
     args["max_tokens"] = req.max_tokens
     return await _respond(request, manager, req, sampling_args=args, chat_messages=None, prompt=prompt)
-
-
-@router.post("/embeddings", openapi_extra=json_body_openapi(OpenAIEmbeddingRequest))
-async def embeddings(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    req = await parse_json(request, OpenAIEmbeddingRequest)
-    inputs = [req.input] if isinstance(req.input, str) else req.input
-    if not inputs:
-        raise BadRequest("input must be a non-empty string or a non-empty list of strings")
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=inputs,
-        dimensions=req.dimensions,
-        disconnected=request.is_disconnected,
-    )
-
-    def encode(vector: list[float]) -> list[float] | str:
-        if req.encoding_format == "base64":  # little-endian float32, as OpenAI sends it
-            return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
-        return vector
-
-    return {
-        "object": "list",
-        "data": [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(out.vectors)],
-        "model": req.model,
-        "usage": {"prompt_tokens": out.prompt_tokens, "total_tokens": out.prompt_tokens},
-    }

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from ..core.app import create_model_app
 from ..core.errors import openai_error, plain_error
-from . import api_ollama, api_openai
+from . import api_embeddings, api_ollama, api_openai
 from .catalog import ModelSpec, catalog
 from .engine import LLMEngine
 from .metrics import LLMMetrics
@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, exit_on_load_failure: bool = False) -> Fas
         catalog=catalog(),
         engine_factory=engine_factory,
         render_error=render_error,
-        routers=[api_ollama.router, api_openai.router],
+        routers=[api_ollama.router, api_openai.router, api_embeddings.router],
         metrics_class=LLMMetrics,
         load_options={"num_ctx": settings.num_ctx},
         # Ollama reloads a model when a request asks for another num_ctx.

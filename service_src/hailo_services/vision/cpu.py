@@ -9,15 +9,7 @@ from typing import Any
 
 from ..ollama.catalog import ModelSpec as LLMSpec
 from ..ollama.cpu import LlamaCppEngine
-from ..ollama.engine import (
-    Embeddings,
-    Emit,
-    EngineError,
-    GenerationStats,
-    Message,
-    Sampling,
-    UnsupportedRequest,
-)
+from ..ollama.engine import Emit, EngineError, GenerationStats, Message, Sampling
 from .processing import png_data_uri, to_frame
 
 
@@ -34,12 +26,6 @@ class LlamaVisionEngine(LlamaCppEngine):
         # Embeddings are hailo-ollama's; a VLM's server only chats.
         params.embedding = False
         self._frame_size = tuple(getattr(spec, "frame_size", self._frame_size))  # type: ignore[assignment]
-
-    def embed(self, inputs: list[str], *, truncate: bool, normalize: bool) -> Embeddings:
-        raise UnsupportedRequest(
-            "hailo-vision does not compute embeddings: use hailo-clip for image and text embeddings, "
-            "or hailo-ollama for text"
-        )
 
     def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
         return super().chat([self._with_image_parts(m) for m in messages], sampling, emit)
