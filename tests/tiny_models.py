@@ -42,6 +42,79 @@ def yolov8_pose_export(path: Path) -> Path:
     return constant_graph(path, {"output0": out})
 
 
+# -- hailo-vision: a random vision projector (mmproj) for llama.cpp -------------------------------
+
+# CLIP's image normalisation, as Qwen2-VL's mmproj carries it.
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def tiny_mmproj(path: Path, *, n_embd_text: int = 576, width: int = 64, heads: int = 4, layers: int = 1) -> Path:
+    """A randomly initialised Qwen2-VL vision encoder + merger (llama.cpp's ``qwen2vl_merger`` mmproj),
+    with the keys and tensor names llama.cpp's mtmd requires (tools/mtmd/clip.cpp) and an output size of
+    ``n_embd_text`` (576 = SmolLM2-135M's, so llama.cpp loads it beside the packaged GGUF). Its answers
+    are meaningless but real: images go through the encoder into the language model's context.
+    ~1.3 MB; a 336x336 frame is 144 image tokens, as with the real model."""
+    import gguf
+
+    rng = np.random.default_rng(0)
+
+    def rnd(*shape: int) -> np.ndarray:  # numpy shape = ggml's ne reversed: Linear(in -> out) is (out, in)
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    def ones(n: int) -> np.ndarray:
+        return np.ones(n, dtype=np.float32)
+
+    def zeros(n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.float32)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), arch="clip")
+    w.add_string("clip.projector_type", "qwen2vl_merger")
+    w.add_bool("clip.has_vision_encoder", True)
+    for key, value in (
+        ("image_size", 336),
+        ("patch_size", 14),
+        ("embedding_length", width),
+        ("feed_forward_length", 2 * width),
+        ("block_count", layers),
+        ("projection_dim", n_embd_text),
+        ("attention.head_count", heads),
+        ("spatial_merge_size", 2),
+    ):
+        w.add_uint32(f"clip.vision.{key}", value)
+    w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
+    w.add_array("clip.vision.image_mean", CLIP_MEAN)
+    w.add_array("clip.vision.image_std", CLIP_STD)
+    # Qwen2-VL's Conv3D patch embedding, as two 2-D halves (temporal patch 2); no bias, no class token.
+    w.add_tensor("v.patch_embd.weight", rnd(width, 3, 14, 14))
+    w.add_tensor("v.patch_embd.weight.1", rnd(width, 3, 14, 14))
+    for i in range(layers):
+        p = f"v.blk.{i}"
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            w.add_tensor(f"{p}.{name}.weight", rnd(width, width))
+            w.add_tensor(f"{p}.{name}.bias", zeros(width))
+        for name in ("ln1", "ln2"):
+            w.add_tensor(f"{p}.{name}.weight", ones(width))
+            w.add_tensor(f"{p}.{name}.bias", zeros(width))
+        w.add_tensor(f"{p}.ffn_up.weight", rnd(2 * width, width))
+        w.add_tensor(f"{p}.ffn_up.bias", zeros(2 * width))
+        w.add_tensor(f"{p}.ffn_down.weight", rnd(width, 2 * width))
+        w.add_tensor(f"{p}.ffn_down.bias", zeros(width))
+    w.add_tensor("v.post_ln.weight", ones(width))
+    w.add_tensor("v.post_ln.bias", zeros(width))
+    # The 2x2 merger: 4 * width in, the language model's embedding out (mm.2.bias sets its size).
+    w.add_tensor("mm.0.weight", rnd(4 * width, 4 * width))
+    w.add_tensor("mm.0.bias", zeros(4 * width))
+    w.add_tensor("mm.2.weight", rnd(n_embd_text, 4 * width))
+    w.add_tensor("mm.2.bias", zeros(n_embd_text))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
 def depth_network(
     size: tuple[int, int] = (256, 320),
     *,

@@ -512,11 +512,82 @@ class LLM:
         return False
 
 
+# Qwen2-VL-2B-Instruct.hef's frame (VLM.input_frame_shape()) and what one frame costs in the context.
+VLM_FRAME_SHAPE = (336, 336, 3)
+VLM_FRAME_TOKENS = 144
+
+
+class VLM(LLM):
+    """``genai.VLM``: an LLM whose ``generate`` takes ``frames`` (required; ``[]`` = no vision input),
+    one per ``{"type": "image"}`` placeholder in the chat content, each a uint8 array of
+    ``input_frame_shape()``. HailoRT documents no tools for the VLM."""
+
+    def __init__(self, vdevice: VDevice, model_path: str, optimize_memory_on_device: bool = False):
+        super().__init__(vdevice, model_path, optimize_memory_on_device=optimize_memory_on_device)
+        STATE.record("VLM", model_path=model_path)
+
+    def generate(  # type: ignore[override]
+        self,
+        prompt: str | list[dict[str, Any]],
+        frames: list[np.ndarray],
+        videos: list[Any] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        frequency_penalty: float | None = None,
+        max_generated_tokens: int | None = None,
+        do_sample: bool | None = None,
+        seed: int | None = None,
+    ) -> LLMGeneratorCompletion:
+        self._check_alive()
+        if not isinstance(frames, list):
+            raise HailoRTInvalidArgumentException("frames must be a list of numpy arrays")
+        for f in frames:
+            if not isinstance(f, np.ndarray) or f.shape != VLM_FRAME_SHAPE or f.dtype != np.uint8:
+                got = f"{f.shape} {f.dtype}" if isinstance(f, np.ndarray) else type(f).__name__
+                raise HailoRTInvalidArgumentException(f"a frame must be uint8 {VLM_FRAME_SHAPE}, got {got}")
+        placeholders = 0
+        if isinstance(prompt, list):
+            for m in prompt:
+                content = m.get("content") if isinstance(m, dict) else None
+                if isinstance(content, list):
+                    placeholders += sum(1 for part in content if isinstance(part, dict) and part.get("type") == "image")
+        if placeholders != len(frames):
+            raise HailoRTInvalidArgumentException(
+                f"the prompt has {placeholders} image placeholders but {len(frames)} frames were given"
+            )
+        STATE.record("VLM.generate", frames=[f.copy() for f in frames], prompt=prompt)
+        gen = super().generate(
+            prompt,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            frequency_penalty=frequency_penalty,
+            max_generated_tokens=max_generated_tokens,
+            do_sample=do_sample,
+            seed=seed,
+        )
+        self._usage += VLM_FRAME_TOKENS * len(frames)
+        if self._usage > self._capacity:
+            gen.release()
+            raise HailoRTInvalidOperationException("Context capacity exceeded, clear the context")
+        return gen
+
+    def input_frame_shape(self) -> tuple[int, int, int]:
+        self._check_alive()
+        return VLM_FRAME_SHAPE
+
+    def input_frame_size(self) -> int:
+        self._check_alive()
+        return int(np.prod(VLM_FRAME_SHAPE))
+
+
 genai = types.ModuleType("hailo_platform.genai")
 genai.__doc__ = "TEST DOUBLE of hailo_platform.genai (see hailo_platform_double)."
 genai.VDevice = VDevice  # type: ignore[attr-defined]
 genai.LLM = LLM  # type: ignore[attr-defined]
-genai.__all__ = ["LLM", "VDevice"]  # type: ignore[attr-defined]
+genai.VLM = VLM  # type: ignore[attr-defined]
+genai.__all__ = ["LLM", "VLM", "VDevice"]  # type: ignore[attr-defined]
 
 
 # -- InferModel (non-GenAI inference) --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Ollama's native API: /, /api/version, tags, show, ps, generate, chat, embed, embeddings, pull, delete."""
+"""Ollama's native API: /, /api/version, tags, show, ps, generate, chat, pull, delete (embed: api_embeddings.py)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,11 @@ from ..core.keep_alive import parse_keep_alive
 from ..core.models import LoadedModel, ModelManager
 from ..core.request_body import json_body_openapi, parse_json
 from .catalog import ModelSpec
-from .embedding import embed
+from .chat_images import check_vision, decode_all
 from .engine import Message, Thinking
 from .generation import Summary, check_keep_alive, collect, effective_num_ctx, generate, merge_sampling
 from .schemas import (
     OllamaChatRequest,
-    OllamaEmbeddingsRequest,
-    OllamaEmbedRequest,
     OllamaGenerateRequest,
     OllamaModelRequest,
     OllamaOptions,
@@ -307,9 +305,13 @@ async def chat(request: Request, manager: ManagerDep) -> Response:
     if not req.messages:
         return JSONResponse(await _load_or_unload(manager, req, chat=True))
     tools = requested_tools(manager, req.model, req.tools)
-    if any(m.images for m in req.messages):
-        raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
-    messages = [history_message(m.role, m.content, m.model_dump()) for m in req.messages]
+    check_vision(manager, req.model, sum(len(m.images or ()) for m in req.messages))
+    messages = []
+    for i, m in enumerate(req.messages):
+        message = history_message(m.role, m.content, m.model_dump())
+        if m.images:
+            message["images"] = await decode_all(manager, m.images, f"messages[{i}].images")
+        messages.append(message)
     think = resolve_think(manager, req.model, req.think)
     return await _run(request, manager, req, chat_messages=messages, tools=tools, truncate=req.truncate, think=think)
 
@@ -320,17 +322,20 @@ async def generate_route(request: Request, manager: ManagerDep) -> Response:
     check_keep_alive(req.keep_alive)
     if not req.prompt and not req.system:
         return JSONResponse(await _load_or_unload(manager, req, chat=False))
-    if req.images:
-        raise BadRequest(f"{req.model} does not support image input; use hailo-vision for images")
+    check_vision(manager, req.model, len(req.images or ()))
     if req.suffix:
         raise BadRequest(f"{req.model} does not support insert (suffix)")
     think = resolve_think(manager, req.model, req.think)
     messages: list[Message] | None = None
     if req.raw:  # the prompt goes to the model as-is, without the chat template that would open <think>
+        if req.images:
+            raise BadRequest("images cannot go with raw: true (the chat template places them in the prompt)")
         think = None
     else:
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt or ""})
+        if req.images:
+            messages[-1]["images"] = await decode_all(manager, req.images, "images")
     return await _run(
         request,
         manager,
@@ -422,50 +427,3 @@ async def delete(request: Request, manager: ManagerDep) -> Response:
         raise Conflict(f"model '{spec.name}' is in use; try again when its requests are done")
     path.unlink()
     return Response(status_code=200)
-
-
-@router.post("/api/embed", openapi_extra=json_body_openapi(OllamaEmbedRequest))
-async def embed_route(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    req = await parse_json(request, OllamaEmbedRequest)
-    inputs = [req.input] if isinstance(req.input, str) else req.input
-    if inputs == [""] or not inputs:  # Ollama answers an empty input with no vectors, without loading
-        manager.spec(req.model)
-        return {"model": req.model, "embeddings": []}
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=inputs,
-        truncate=req.truncate,
-        dimensions=req.dimensions,
-        options=req.options,
-        keep_alive=req.keep_alive,
-        disconnected=request.is_disconnected,
-    )
-    return {
-        "model": req.model,
-        "embeddings": out.vectors,
-        "total_duration": _ns(out.total_s),
-        "load_duration": _ns(out.load_s),
-        "prompt_eval_count": out.prompt_tokens,
-    }
-
-
-@router.post("/api/embeddings", openapi_extra=json_body_openapi(OllamaEmbeddingsRequest))
-async def embeddings_route(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    """Ollama's older endpoint: one prompt, its vector as the model gives it (not normalised)."""
-    req = await parse_json(request, OllamaEmbeddingsRequest)
-    if not req.prompt:
-        manager.spec(req.model)
-        return {"embedding": []}
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=[req.prompt],
-        normalize=False,
-        options=req.options,
-        keep_alive=req.keep_alive,
-        disconnected=request.is_disconnected,
-    )
-    return {"embedding": out.vectors[0]}

@@ -1,16 +1,14 @@
-"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE]),
-/v1/embeddings."""
+"""OpenAI's API: /v1/models, /v1/chat/completions and /v1/completions (SSE streaming ending in [DONE]);
+/v1/embeddings is in api_embeddings.py."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -18,14 +16,12 @@ from ..core.deps import ManagerDep
 from ..core.errors import BadRequest, ServiceError
 from ..core.models import ModelManager
 from ..core.request_body import json_body_openapi, parse_json
-from .embedding import embed
+from .chat_images import check_vision, decode_all, split_content
 from .engine import Message, Thinking
 from .generation import Summary, collect, generate, merge_sampling
 from .schemas import (
     OpenAIChatRequest,
     OpenAICompletionRequest,
-    OpenAIEmbeddingRequest,
-    OpenAIMessage,
     OpenAISampling,
     ResponseFormat,
 )
@@ -55,22 +51,6 @@ async def get_model(model_id: str, request: Request, manager: ManagerDep) -> dic
 
         raise NotFound(f"The model '{model_id}' does not exist")
     return _model_obj(spec.name, int(path.stat().st_mtime))
-
-
-def _text_of(message: OpenAIMessage) -> str:
-    content = message.content
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content:
-        kind = part.get("type")
-        if kind == "text":
-            texts.append(str(part.get("text", "")))
-        elif kind in ("image_url", "image", "input_image", "input_audio"):
-            raise BadRequest(f"content part of type '{kind}' is not supported by a text model; use hailo-vision")
-        else:
-            raise BadRequest(f"unknown content part type {kind!r}")
-    return "".join(texts)
 
 
 def _format(fmt: ResponseFormat | None) -> dict[str, Any]:
@@ -234,10 +214,15 @@ def _common_sampling(req: OpenAIChatRequest | OpenAICompletionRequest) -> dict[s
 async def chat_completions(request: Request, manager: ManagerDep) -> Response:
     req = await parse_json(request, OpenAIChatRequest)
     tools = requested_tools(manager, req.model, req.tools if req.tool_choice != "none" else None)
+    contents = [split_content(m.content, f"messages[{i}].content") for i, m in enumerate(req.messages)]
+    check_vision(manager, req.model, sum(len(images) for _, images in contents))
     messages: list[Message] = []
-    for m in req.messages:
+    for i, (m, (text, images)) in enumerate(zip(req.messages, contents, strict=True)):
         role = "system" if m.role == "developer" else m.role
-        messages.append(history_message(role, _text_of(m), m.model_dump()))
+        message = history_message(role, text, m.model_dump())
+        if images:
+            message["images"] = await decode_all(manager, images, f"messages[{i}].content")
+        messages.append(message)
     args = _common_sampling(req) | _format(req.response_format)
     if tools:
         choice = req.tool_choice
@@ -268,31 +253,3 @@ async def completions(request: Request, manager: ManagerDep) -> Response:
     args = _common_sampling(req)
     args["max_tokens"] = req.max_tokens
     return await _respond(request, manager, req, sampling_args=args, chat_messages=None, prompt=prompt)
-
-
-@router.post("/embeddings", openapi_extra=json_body_openapi(OpenAIEmbeddingRequest))
-async def embeddings(request: Request, manager: ManagerDep) -> dict[str, Any]:
-    req = await parse_json(request, OpenAIEmbeddingRequest)
-    inputs = [req.input] if isinstance(req.input, str) else req.input
-    if not inputs:
-        raise BadRequest("input must be a non-empty string or a non-empty list of strings")
-    out = await embed(
-        manager,
-        request.app.state.metrics,
-        model=req.model,
-        inputs=inputs,
-        dimensions=req.dimensions,
-        disconnected=request.is_disconnected,
-    )
-
-    def encode(vector: list[float]) -> list[float] | str:
-        if req.encoding_format == "base64":  # little-endian float32, as OpenAI sends it
-            return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
-        return vector
-
-    return {
-        "object": "list",
-        "data": [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(out.vectors)],
-        "model": req.model,
-        "usage": {"prompt_tokens": out.prompt_tokens, "total_tokens": out.prompt_tokens},
-    }

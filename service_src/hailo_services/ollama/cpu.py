@@ -143,6 +143,7 @@ class LlamaCppEngine(LLMEngine):
         params.api_keys = [self._key]
         # llama.cpp logs every slot event at its default verbosity; keep the journal readable.
         params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else 0
+        self._configure(params, spec, paths)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # bad or truncated GGUF
@@ -150,6 +151,9 @@ class LlamaCppEngine(LLMEngine):
         self._n_ctx = num_ctx
         self._size = path.stat().st_size
         self._stop = spec.stop
+
+    def _configure(self, params: Any, spec: ModelSpec, paths: list[Path]) -> None:
+        """What a subclass adds to llama.cpp's parameters (vision/cpu.py: the mmproj)."""
 
     def unload(self) -> None:
         self._server = None  # xllamacpp frees the model in the destructor

@@ -17,9 +17,10 @@ from ..core.models import EngineError, UnsupportedRequest
 from .catalog import ModelSpec
 
 # What each engine can do beyond plain completion (a model's catalog capabilities are cut to these).
+# "vision": the engines of hailo-vision (vision/cpu.py, vision/hailo.py); only its catalog lists it.
 ENGINE_CAPABILITIES = {
-    "cpu": frozenset({"completion", "tools", "thinking"}),
-    "hailo": frozenset({"completion", "tools", "thinking"}),
+    "cpu": frozenset({"completion", "tools", "thinking", "vision"}),
+    "hailo": frozenset({"completion", "tools", "thinking", "vision"}),
 }
 
 __all__ = [
@@ -42,7 +43,9 @@ class Thinking(str):
     """A piece of a reasoning model's thinking (``<think>…</think>``), emitted apart from its answer."""
 
 
-Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": str}
+# {"role": "system"|"user"|"assistant"|"tool", "content": str}, plus "images": [HxWx3 uint8 RGB] on a
+# vision model's messages (decoded by ollama/chat_images.py), "tool_calls" / "tool_call_id" for tools.
+Message = dict[str, Any]
 
 
 @dataclass

@@ -69,6 +69,12 @@ def _hailo_error(exc: BaseException) -> EngineError:
     return EngineError(f"HailoRT: {text}" if text else f"HailoRT: {type(exc).__name__}")
 
 
+# Keys of ours on a chat dict (those starting with "_" are never sent to HailoRT): the message's frames,
+# and their digest, so that the same text with another picture is not taken for the conversation the
+# KV context holds.
+MEDIA_KEY, FRAMES_KEY = "_media", "_frames"
+
+
 def _chat_dict(message: Message) -> dict[str, Any]:
     """The dict HailoRT json.dumps() and feeds to the HEF's template: role and string content, plus
     tool_calls when present, since tool-aware templates render them. Their arguments go as objects:
@@ -95,6 +101,7 @@ def _same_message(a: dict[str, Any], b: dict[str, Any]) -> bool:
         a["role"] == b["role"]
         and str(a["content"]).strip() == str(b["content"]).strip()
         and a.get("tool_calls") == b.get("tool_calls")
+        and a.get(MEDIA_KEY) == b.get(MEDIA_KEY)
     )
 
 
@@ -164,14 +171,12 @@ class HailoLLMEngine(LLMEngine):
         if self._llm is not None:
             self.unload()
         try:
-            from hailo_platform.genai import LLM
-
             vdevice = acquire_vdevice(self.group_id)
         except Exception as exc:
             raise _hailo_error(exc) from exc
         self._has_vdevice = True
         try:
-            self._llm = LLM(vdevice, str(path))
+            self._llm = self._open_model(vdevice, path)
             self._capacity = int(self._llm.max_context_capacity())
             self._recovery = self._optional_str(self._llm.get_generation_recovery_sequence)
             hef_stops = self._optional_list(self._llm.get_stop_tokens)
@@ -188,6 +193,12 @@ class HailoLLMEngine(LLMEngine):
                 num_ctx,
                 self._capacity,
             )
+
+    def _open_model(self, vdevice: Any, path: Path) -> Any:
+        """The genai object for the HEF (a subclass opens a VLM instead)."""
+        from hailo_platform.genai import LLM
+
+        return LLM(vdevice, str(path))
 
     def unload(self) -> None:
         llm, self._llm = self._llm, None
@@ -229,7 +240,7 @@ class HailoLLMEngine(LLMEngine):
     def chat(self, messages: list[Message], sampling: Sampling, emit: Emit) -> GenerationStats:
         llm = self._require_loaded()
         self._check_supported(sampling)
-        conversation = [_chat_dict(m) for m in messages]
+        conversation = [self._chat_dict(m) for m in messages]
         if not conversation:
             raise UnsupportedRequest("no messages to answer")
 
@@ -249,7 +260,7 @@ class HailoLLMEngine(LLMEngine):
             def content_tokens(msgs: list[dict[str, Any]]) -> int:
                 # Approximate: HailoRT applies the template inside the runtime, so the template's own
                 # tokens are not counted; only the message contents (and the tools) are tokenized.
-                return self._count_tokens("\n".join(str(m["content"]) for m in msgs))
+                return self._count_tokens("\n".join(self._text_of(m) for m in msgs)) + self._media_tokens(msgs)
 
             def prompt_tokens(msgs: list[dict[str, Any]]) -> int:  # with an allowance for the template
                 return content_tokens(msgs) + TEMPLATE_TOKENS_PER_MESSAGE * len(msgs) + tool_tokens
@@ -307,6 +318,23 @@ class HailoLLMEngine(LLMEngine):
 
     # -- internals -------------------------------------------------------------------------------
 
+    # -- what a subclass for images changes (vision/hailo.py) -----------------------------------------
+
+    def _chat_dict(self, message: Message) -> dict[str, Any]:
+        return _chat_dict(message)
+
+    @staticmethod
+    def _text_of(chat: dict[str, Any]) -> str:
+        return str(chat["content"])
+
+    def _media_tokens(self, chats: list[dict[str, Any]]) -> int:
+        """Tokens the messages' images take in the context (none for a text model)."""
+        return 0
+
+    def _media_kwargs(self, chats: list[dict[str, Any]]) -> dict[str, Any]:
+        """What ``generate`` takes beside the prompt for these messages' images."""
+        return {}
+
     def _require_loaded(self) -> Any:
         if self._llm is None:
             raise EngineError("no model is loaded")
@@ -348,8 +376,9 @@ class HailoLLMEngine(LLMEngine):
             return None  # HailoRT rejects system messages on a used context
         try:
             used = int(self._llm.get_context_usage_size())
-            text = "\n".join(str(m["content"]) for m in new)
-            estimate = used + self._count_tokens(text) + TEMPLATE_TOKENS_PER_MESSAGE * (len(new) + 1)
+            text = "\n".join(self._text_of(m) for m in new)
+            estimate = used + self._count_tokens(text) + self._media_tokens(new)
+            estimate += TEMPLATE_TOKENS_PER_MESSAGE * (len(new) + 1)
         except Exception:
             return None
         if estimate >= CONTEXT_FULL_RATIO * self._capacity:
@@ -413,6 +442,9 @@ class HailoLLMEngine(LLMEngine):
 
         try:
             kwargs = self._generate_kwargs(sampling) | ({"tools": tools} if tools else {})
+            kwargs |= self._media_kwargs([] if isinstance(prompt, str) else prompt)
+            if not isinstance(prompt, str):
+                prompt = [{k: v for k, v in m.items() if not k.startswith("_")} for m in prompt]
             with llm.generate(prompt=prompt, **kwargs) as gen:
                 tokens: Iterator[str] = iter(gen)
                 while True:

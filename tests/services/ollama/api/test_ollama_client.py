@@ -172,7 +172,9 @@ def test_delete_package_model_refused(client):
 def test_images_are_refused_and_malformed_tools_too(client):
     with pytest.raises(ollama.ResponseError) as err:
         client.chat(model=MODEL, messages=[{"role": "user", "content": "hi", "images": ["aGVsbG8="]}])
-    assert err.value.status_code == 400
+    # Ollama's words, which clients match on, and where to go instead.
+    assert err.value.status_code == 400 and "missing data required for image input" in err.value.error
+    assert "hailo-vision" in err.value.error
     for tool in ({}, {"type": "function", "function": {"description": "no name"}}, {"type": "retrieval"}):
         r = httpx.post(
             f"{client._client.base_url}/api/chat",

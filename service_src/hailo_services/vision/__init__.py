@@ -1,0 +1,1 @@
+"""hailo-vision: a vision-language model (Qwen2-VL-2B) behind the Ollama and OpenAI chat APIs."""
