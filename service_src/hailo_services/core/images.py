@@ -305,6 +305,22 @@ async def _from_json(
     return data, ctype, body
 
 
+async def decode_image_string(
+    value: str, limits: ImageInputSettings, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYTES
+) -> DecodedImage:
+    """One image given as a string, by the JSON shape's rules: base64, a ``data:`` URI, or an http(s) URL
+    (fetched only when ``limits.allow_remote``, with the SSRF checks). For APIs that carry images inside
+    their own JSON (hailo-clip's ``input`` list); ``field`` names the value in error messages."""
+    value = value.strip()
+    if not value:
+        raise BadRequest(f"{field!r} is empty; expected base64, a data: URI or an http(s) URL")
+    if value[:8].lower().startswith(("http://", "https://")):
+        data, ctype = await fetch_remote_image(value, limits, max_bytes=max_bytes)
+    else:
+        data, ctype = _decode_inline(value, field)
+    return await run_in_threadpool(decode_image, data, limits, content_type=ctype)
+
+
 def _decode_inline(value: str, field: str) -> tuple[bytes, str | None]:
     """A base64 string or a ``data:`` URI -> (bytes, declared media type or None)."""
     ctype = None
