@@ -164,3 +164,53 @@ DEPTH_TINY = {
     "scdepthv3": {"size": (256, 320), "scale": 1.0, "bias": 0.0},
     "fast_depth": {"size": (224, 224), "scale": -4.0, "bias": 5.0},
 }
+
+
+def clip_image_encoder(path: Path, weights: np.ndarray) -> Path:
+    """The transformers.js CLIP image encoder's interface (``pixel_values`` [N, 3, 224, 224] ->
+    ``image_embeds`` [N, D]) as mean colour (per normalised channel) times ``weights`` (3 x D): the
+    embedding of a flat-coloured image is known in advance."""
+    pixels = helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch_size", 3, 224, 224])
+    out = helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["batch_size", weights.shape[1]])
+    nodes = [
+        helper.make_node("ReduceMean", ["pixel_values"], ["colour"], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["colour", "w"], ["image_embeds"]),
+    ]
+    inits = [numpy_helper.from_array(weights.astype(np.float32), "w")]
+    return _save(helper.make_graph(nodes, "tiny_clip_image", [pixels], [out], initializer=inits), path)
+
+
+def clip_text_encoder(path: Path, rows: dict[int, np.ndarray], dim: int, vocab: int = 49408) -> Path:
+    """The transformers.js CLIP text encoder's interface (``input_ids`` [N, L] int64 -> ``text_embeds``
+    [N, D] and ``last_hidden_state`` [N, L, D]) as a bag of words: ``text_embeds`` is the sum of the
+    given rows of the text's ids (every other id, padding included, has a zero row)."""
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"])
+    outs = [
+        helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch_size", dim]),
+        helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch_size", "sequence_length", dim]),
+    ]
+    # A full vocab x D table would be 100 MB: map each id to a row of a small table instead (0 = zeros).
+    index = np.zeros(vocab, np.int64)
+    table = np.zeros((len(rows) + 1, dim), np.float32)
+    for k, (token, row) in enumerate(rows.items(), 1):
+        index[token] = k
+        table[k] = row
+    nodes = [
+        helper.make_node("Gather", ["index", "input_ids"], ["slots"], axis=0),
+        helper.make_node("Gather", ["table", "slots"], ["last_hidden_state"], axis=0),
+        helper.make_node("ReduceSum", ["last_hidden_state", "axis1"], ["text_embeds"], keepdims=0),
+    ]
+    inits = [
+        numpy_helper.from_array(index, "index"),
+        numpy_helper.from_array(table, "table"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+    ]
+    return _save(helper.make_graph(nodes, "tiny_clip_text", [ids], outs, initializer=inits), path)
+
+
+def _save(graph, path: Path) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path

@@ -4,7 +4,8 @@ The calls follow HailoRT 5.x's Python API (hailort v5.2.0 ``hailo_platform/pyhai
 ``VDevice.create_infer_model``, ``InferModel``, ``ConfiguredInferModel``) the way hailo-apps' ``HailoInfer``
 (``hailo_apps/python/core/common/hailo_inference.py``) uses them: configure once, then per frame a
 ``Bindings`` with preallocated output buffers, ``wait_for_async_ready``, ``run_async``, ``job.wait``.
-Input is UINT8 NHWC (our pre-processing produces uint8 frames); outputs are FLOAT32, de-quantised by
+Input is UINT8 NHWC (our pre-processing produces uint8 frames), or FLOAT32 for a network whose input is
+not an image (CLIP's text encoder takes token embeddings; HailoRT quantises them); outputs are FLOAT32, de-quantised by
 HailoRT, or UINT8 de-quantised here with each output's ``quant_infos`` when ``output_format="uint8"``.
 
 NMS output (HAILO_NMS_BY_CLASS, e.g. yolov8 HEFs with NMS in the HEF): ``InferStream.shape`` is flat,
@@ -136,11 +137,16 @@ class HailoModel:
         output_format: Literal["float32", "uint8"] = "float32",
         nms: NmsSettings | None = None,
         timeout_ms: int = 10000,
+        input_format: Literal["uint8", "float32"] = "uint8",
     ):
         from hailo_platform import FormatType, HailoRTException
 
         if output_format not in ("float32", "uint8"):
             raise ValueError(f"output_format must be 'float32' or 'uint8', not {output_format!r}")
+        if input_format not in ("uint8", "float32"):
+            raise ValueError(f"input_format must be 'uint8' or 'float32', not {input_format!r}")
+        self.input_format = input_format
+        self._input_dtype = np.dtype(np.uint8 if input_format == "uint8" else np.float32)
         self.hef_path = Path(hef_path)
         self.name = self.hef_path.name
         self.timeout_ms = timeout_ms
@@ -177,7 +183,7 @@ class HailoModel:
         self.input_shape: tuple[int, ...] = tuple(stream.shape)
         if len(self.input_shape) != 3:
             raise RuntimeError(f"{self.hef_path}: input shape {list(self.input_shape)} is not H x W x C")
-        stream.set_format_type(format_type.UINT8)
+        stream.set_format_type(format_type.UINT8 if self.input_format == "uint8" else format_type.FLOAT32)
         self.output_names: list[str] = []
         self.output_shapes: dict[str, tuple[int, ...]] = {}
         self.nms_outputs: list[str] = []
@@ -215,14 +221,18 @@ class HailoModel:
             raise ValueError("run() needs at least one frame")
         for i, frame in enumerate(frames):
             shape, dtype = getattr(frame, "shape", None), getattr(frame, "dtype", type(frame).__name__)
-            if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or tuple(frame.shape) != self.input_shape:
+            if (
+                not isinstance(frame, np.ndarray)
+                or frame.dtype != self._input_dtype
+                or tuple(frame.shape) != self.input_shape
+            ):
                 raise ValueError(
-                    f"{self.name}: frame {i} is {dtype} {shape}; the network takes uint8 "
+                    f"{self.name}: frame {i} is {dtype} {shape}; the network takes {self._input_dtype} "
                     f"{self.input_shape} (H, W, C) on {self.input_name!r}"
                 )
 
     def run(self, frames: Sequence[np.ndarray]) -> list[dict[str, Output]]:
-        """Infer ``frames`` (each uint8 H x W x C); per frame, outputs by name.
+        """Infer ``frames`` (each H x W x C, uint8 or the ``input_format``); per frame, outputs by name.
 
         A regular output is a float32 array of its shape; an NMS output is HailoRT's list of one (n, 5)
         array per class (see :func:`parse_nms_by_class`). Raises TimeoutError past ``timeout_ms`` and

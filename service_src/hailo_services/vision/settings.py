@@ -16,6 +16,8 @@ from .catalog import catalog
 class Settings(LLMSettings):
     service_name: ClassVar[str] = "hailo-vision"
 
+    # As hailo-ollama's, said here because images spend it: a 336x336 frame is 144 tokens.
+    num_ctx: int = Field(default=2048, ge=256, le=131072, description="context length (a frame is 144 tokens)")
     images: ImageInputSettings = Field(default_factory=ImageInputSettings)
     # Each image costs ~150 tokens of a 2048-token context and a vision-encoder pass: more than this in
     # one request is a 413 naming the limit.

@@ -96,6 +96,13 @@ _pose_pin = Path(EPHEMERAL, "model-cache", "pose.sha256")
 if "hailo-pose" in BY_NAME and _pose_pin.exists():
     pose = BY_NAME["hailo-pose"]
     pose.files = {f: _pose_pin.read_text().strip() for f in pose.files}
+# hailo-clip's two encoders likewise (each digest beside its stand-in; the vocabulary is the real file)
+if "hailo-clip" in BY_NAME:
+    clip = BY_NAME["hailo-clip"]
+    for f in clip.files:
+        _pin = Path(EPHEMERAL, "model-cache", f + ".sha256")
+        if _pin.exists():
+            clip.files[f] = _pin.read_text().split()[0]
 
 each = pytest.mark.parametrize("svc", SERVICES, ids=str)
 
