@@ -5,7 +5,7 @@ llm.py's method (see README.md), with a photo in the user message:
 
 * **baseline**: ``xllamacpp.Server(params)`` with the mmproj (``params.mmproj.path``), the threads and
   context of hailo_services.vision.cpu; it gets the picture as our engine hands it over: resized to the
-  model's frame (336x336) and encoded as a PNG data URI, by the service's own functions;
+  model's frame (336x336) and encoded as a data URI (BMP), by the service's own functions;
 * **ours**: ``hailo-services run hailo-vision --engine cpu``, sent the client's JPEG: OpenAI
   ``/v1/chat/completions`` (SSE, an ``image_url`` data-URI part) and Ollama ``/api/chat`` (NDJSON, ``images``).
 
@@ -100,10 +100,10 @@ def model_files(model: str, model_dir: Path | None, workdir: Path) -> tuple[Path
 
 def image_prep(jpeg: bytes, frame_size: tuple[int, int], n: int = 30) -> tuple[str, dict[str, float]]:
     """What our service does to the client's image before llama.cpp sees it, step by step, with the
-    service's own functions: (the PNG data URI it produces, p50 ms of each step and their total)."""
+    service's own functions: (the data URI it produces, p50 ms of each step and their total)."""
     from hailo_services.core.images import decode_image
     from hailo_services.core.settings import ImageInputSettings
-    from hailo_services.vision.processing import png_data_uri, to_frame
+    from hailo_services.vision.processing import frame_data_uri, to_frame
 
     limits = ImageInputSettings()
     b64 = base64.b64encode(jpeg).decode("ascii")
@@ -112,11 +112,11 @@ def image_prep(jpeg: bytes, frame_size: tuple[int, int], n: int = 30) -> tuple[s
     steps = {
         "decode": lambda: decode_image(base64.b64decode(b64), limits),
         "resize": lambda: to_frame(rgb, frame_size),
-        "png": lambda: png_data_uri(frame),
+        "encode": lambda: frame_data_uri(frame),
     }
     ms = {name: time_calls(fn, n, warmup=3).p50 for name, fn in steps.items()}
     ms["total"] = sum(ms.values())
-    return png_data_uri(frame), ms
+    return frame_data_uri(frame), ms
 
 
 def messages_for(mode: str, content: list[dict[str, Any]] | str, images: list[str] | None = None) -> list[dict]:
@@ -150,9 +150,9 @@ def run(args: argparse.Namespace) -> int:
         gguf, mmproj, model_desc = model_files(args.model, args.model_dir, workdir)
         image = {
             "image": f"{photo_name} (scikit-image), {len(jpeg) / 1e3:.1f} kB JPEG q90; the baseline gets it "
-            f"{spec.frame_size[0]}x{spec.frame_size[1]} as a {len(png_uri) / 1e3:.1f} kB PNG data URI",
+            f"{spec.frame_size[0]}x{spec.frame_size[1]} as a {len(png_uri) / 1e3:.1f} kB BMP data URI",
             "image prep": f"ours only, p50 in-process: decode {prep['decode']:.2f} ms + resize "
-            f"{prep['resize']:.2f} ms + PNG {prep['png']:.2f} ms = {prep['total']:.2f} ms",
+            f"{prep['resize']:.2f} ms + encode {prep['encode']:.2f} ms = {prep['total']:.2f} ms",
         }
         cache = (
             "hit: identical prompt and image to every request (each server reuses its KV cache, image included)"

@@ -1,5 +1,5 @@
 """The CPU engine: llama.cpp multimodal (xllamacpp with the model's mmproj), on hailo-ollama's
-llama.cpp engine. Images reach llama.cpp as PNG data URIs of the frames processing.py made, so both
+llama.cpp engine. Images reach llama.cpp as data URIs of the frames processing.py made, so both
 engines see the same pixels and llama.cpp never decodes a client's bytes or fetches a URL itself."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from ..ollama.catalog import ModelSpec as LLMSpec
 from ..ollama.cpu import LlamaCppEngine
 from ..ollama.engine import Emit, EngineError, GenerationStats, Message, Sampling
-from .processing import png_data_uri, to_frame
+from .processing import frame_data_uri, to_frame
 
 
 class LlamaVisionEngine(LlamaCppEngine):
@@ -38,7 +38,8 @@ class LlamaVisionEngine(LlamaCppEngine):
             return message
         out = {k: v for k, v in message.items() if k != "images"}
         parts: list[dict[str, Any]] = [
-            {"type": "image_url", "image_url": {"url": png_data_uri(to_frame(img, self._frame_size))}} for img in images
+            {"type": "image_url", "image_url": {"url": frame_data_uri(to_frame(img, self._frame_size))}}
+            for img in images
         ]
         if message.get("content"):
             parts.append({"type": "text", "text": message["content"]})
