@@ -27,9 +27,11 @@ def fit_messages(messages: list[Message], count_tokens: Callable[[list[Message]]
     ~25 KB, and every try renders and tokenizes the whole prompt).
     """
     last = len(messages) - 1
-    if last <= 0 or count_tokens(messages) <= limit:
+    if last <= 0 or (len(messages) <= limit and count_tokens(messages) <= limit):
         return messages
-    lo, hi = 1, last  # the fewest dropped that may fit .. all but the last
+    # Every message renders to at least one token, so a start leaving more than `limit` messages cannot
+    # fit: the search begins past those (10 000 tiny messages would otherwise render 10 000 at a time).
+    lo, hi = max(1, len(messages) - limit), last  # the fewest dropped that may fit .. all but the last
     while lo < hi:
         mid = (lo + hi) // 2
         if count_tokens(kept_from(messages, mid)) <= limit:

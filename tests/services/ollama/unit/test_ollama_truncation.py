@@ -64,3 +64,17 @@ def test_the_binary_search_finds_what_ollamas_loop_finds():
         calls.clear()
         assert fit_messages(chat, counting, limit) == ollama_linear(chat, words, limit), limit
         assert len(calls) <= 8  # log2(40) + the first full render, not 40 renders
+
+
+def test_thousands_of_tiny_messages_render_only_what_can_fit():
+    # As the hostile suite's 10 000-message chat (3000 here, for the quadratic reference loop): every message is
+    # at least a token, so no more than `limit` of them are ever rendered (a render of them all took seconds).
+    chat = [SYSTEM] + [msg("user" if i % 2 == 0 else "assistant", 1, f"m{i}") for i in range(3000)]
+    sizes: list[int] = []
+
+    def counting(messages):
+        sizes.append(len(messages))
+        return words(messages)
+
+    assert fit_messages(chat, counting, 512) == ollama_linear(chat, words, 512)
+    assert max(sizes) <= 513 and len(sizes) <= 12
