@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from conformance_support import API_KEY, MAX_BODY, Running, error_message
 
 
