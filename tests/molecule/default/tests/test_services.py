@@ -300,6 +300,35 @@ def test_pose_answers_with_the_stand_in_model(host):
     assert body["image_size"] == {"width": 416, "height": 416}
 
 
+def wyoming_describe(port, timeout=10):
+    """Send Wyoming's describe and read the info event back (JSON header line + data), without the
+    wyoming library (the controller's venv is requirements-test.txt)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b'{"type": "describe"}\n')
+        stream = sock.makefile("rb")
+        header = json.loads(stream.readline())
+        data = json.loads(stream.read(header["data_length"])) if header.get("data_length") else {}
+    return header["type"], data
+
+
+def test_whisper_transcribes_the_verify_sentence_and_its_wyoming_port_answers(host):
+    import httpx
+
+    whisper = BY_NAME["hailo-whisper"]
+    audio = ROLES / "hailo_whisper/files/lights.wav"
+    r = httpx.post(
+        whisper.base + "/v1/audio/transcriptions",
+        files={"file": (audio.name, audio.read_bytes(), "audio/wav")},
+        data={"model": "whisper-1"},
+        timeout=120,
+    )
+    assert r.status_code == 200 and "kitchen lights" in r.json()["text"].lower(), r.text
+    kind, info = wyoming_describe(int(HOSTVARS["hailo_whisper_wyoming_port"]))
+    assert kind == "info" and info["asr"][0]["name"] == "hailo-whisper", info
+
+
 # --- operational behaviours --------------------------------------------------------------------
 
 
