@@ -34,6 +34,8 @@ FORMATS: dict[str, tuple[str, str | None, str | None, int | None]] = {
     "aac": ("audio/aac", "adts", "aac", None),
 }
 PCM_RATE = 24000
+# Bit rates for speech, mono: FFmpeg's defaults are lower (libmp3lame picks 32 kb/s at 22 kHz, which lisps).
+BIT_RATES = {"mp3": 64_000, "aac": 64_000, "opus": 32_000}
 
 
 def media_type(fmt: str) -> str:
@@ -110,6 +112,8 @@ class StreamEncoder:
 
             self._container = av.open(self._sink, mode="w", format=muxer)
             self._stream = self._container.add_stream(codec, rate=self.output_rate, layout="mono")
+            if fmt in BIT_RATES:
+                self._stream.bit_rate = BIT_RATES[fmt]
         elif self.output_rate != rate:
             import av
 

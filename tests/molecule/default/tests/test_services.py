@@ -329,6 +329,24 @@ def test_whisper_transcribes_the_verify_sentence_and_its_wyoming_port_answers(ho
     assert kind == "info" and info["asr"][0]["name"] == "hailo-whisper", info
 
 
+def test_piper_speaks_and_whisper_hears_it_and_its_wyoming_port_answers(host):
+    import httpx
+
+    piper, whisper = BY_NAME["hailo-piper"], BY_NAME["hailo-whisper"]
+    r = httpx.post(
+        piper.base + "/v1/audio/speech",
+        json={"model": "tts-1", "input": "Turn on the kitchen lights.", "response_format": "wav"},
+        timeout=120,
+    )
+    assert r.status_code == 200 and r.content[:4] == b"RIFF", r.text[:300]
+    heard = httpx.post(
+        whisper.base + "/v1/audio/transcriptions", files={"file": ("speech.wav", r.content, "audio/wav")}, timeout=120
+    )
+    assert "kitchen lights" in heard.json()["text"].lower(), heard.text
+    kind, info = wyoming_describe(int(HOSTVARS["hailo_piper_wyoming_port"]))
+    assert kind == "info" and info["tts"][0]["name"] == "hailo-piper", info
+
+
 # --- operational behaviours --------------------------------------------------------------------
 
 
