@@ -93,3 +93,14 @@ def test_text_in_pieces_is_handed_out_a_sentence_at_a_time():
     out = [s for p in pieces for s in buf.add(p + " ")]
     assert out == ["The weather today is sunny.", "Tomorrow it will rain!"]
     assert buf.rest().strip() == "Bring an umbrella" and buf.rest() == ""
+
+
+def test_a_cpu_only_service_stays_on_the_cpu_on_an_npu_host(hailo_double, tmp_path):
+    from hailo_services.piper.app import create_app
+
+    device = tmp_path / "hailo0"
+    device.touch()  # an NPU host: the device node exists and HailoRT (the double) imports
+    app = create_app(Settings.load(engine="auto", hailo={"device": str(device)}))
+    assert app.state.manager.engine_kind == "cpu"
+    with pytest.raises(RuntimeError, match="hailo-piper has no NPU engine"):
+        create_app(Settings.load(engine="hailo", hailo={"device": str(device)}))
