@@ -69,10 +69,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"{'service':<16} {'port':>5}  engines")
     for info in services.SERVICES.values():
         cpu_ok = all(importlib.util.find_spec(m) is not None for m in info.cpu_modules)
-        engines = [
-            f"cpu ({'ready' if cpu_ok else f'install the [{info.extra}] extra'})",
-            f"hailo ({'ready' if npu else why})",
-        ]
+        engines = [f"cpu ({'ready' if cpu_ok else f'install the [{info.extra}] extra'})"]
+        engines.append(f"hailo ({'ready' if npu else why})" if info.npu else "no NPU engine")
         print(f"{info.name:<16} {info.port:>5}  {', '.join(engines)}")
     return 0
 

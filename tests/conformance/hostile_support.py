@@ -7,6 +7,9 @@ A POST operation is exercised through its request body's media types:
   filled with a real JPEG as base64;
 * ``multipart/form-data``: the ``format: binary`` field gets a real JPEG, the other fields stay unset.
 
+A media field whose schema says ``contentMediaType: audio/*`` (core/audio.py documents its routes so)
+gets a real WAV instead, and the broken-media cases are audio ones (:func:`hostile_audio`).
+
 :func:`fields` walks a body schema (through ``anyOf``, nested objects and the example's arrays) to
 every leaf the example reaches or the schema declares, with its path and its schema, so that each
 integer, string and array field can be replaced by a hostile value one at a time.
@@ -97,6 +100,33 @@ def hostile_media() -> dict[str, bytes]:
     }
 
 
+def real_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    """A short WAV (a 440 Hz tone with a fade), decodable by every audio route."""
+    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * np.minimum(1.0, 10 * (seconds - t))
+    return _wav((tone * 32767).astype("<i2").tobytes(), rate)
+
+
+def _wav(pcm: bytes, rate: int, declared: int | None = None) -> bytes:
+    size = len(pcm) if declared is None else declared
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    return b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", size) + pcm
+
+
+def hostile_audio() -> dict[str, bytes]:
+    """Media files every audio field must refuse with a 4xx (and not a 500, a hang or a crash)."""
+    good = real_wav()
+    return {
+        "zero-byte file": b"",
+        "truncated WAV": good[: len(good) // 2],
+        "WAV header only": good[:44],
+        "WAV whose header claims 10 hours": _wav(b"\0" * 3200, 16000, declared=10 * 3600 * 32000),
+        "a JPEG posing as audio": real_jpeg(),
+        "text posing as audio": b"RIFF this is not a wave file at all",
+        "random bytes": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+    }
+
+
 @dataclass(frozen=True)
 class Field:
     path: Path_
@@ -177,16 +207,28 @@ class Operation:
     json_schema: dict[str, Any] | None
     multipart_schema: dict[str, Any] | None
     json_example: dict[str, Any] | None
-    image_field: str | None  # the field that carries an image, if this is a vision route
+    image_field: str | None  # the field that carries an image (or audio), if this is a media route
+    media: str = "image"  # what the media field carries: "image" or "audio" (contentMediaType audio/*)
+
+    @property
+    def media_type(self) -> str:
+        return "audio/wav" if self.media == "audio" else "image/jpeg"
+
+    def good_media(self) -> bytes:
+        return real_wav() if self.media == "audio" else real_jpeg()
+
+    def hostile_media(self) -> dict[str, bytes]:
+        return hostile_audio() if self.media == "audio" else hostile_media()
 
     def good_json(self) -> dict[str, Any] | None:
         if self.image_field and self.json_schema is not None:
-            return {self.image_field: base64.b64encode(real_jpeg()).decode()}
+            return {self.image_field: base64.b64encode(self.good_media()).decode()}
         return copy.deepcopy(self.json_example) if self.json_example is not None else None
 
     def good_files(self) -> dict[str, tuple[str, bytes, str]] | None:
         if self.image_field and self.multipart_schema is not None:
-            return {self.image_field: ("photo.jpg", real_jpeg(), "image/jpeg")}
+            name = "clip.wav" if self.media == "audio" else "photo.jpg"
+            return {self.image_field: (name, self.good_media(), self.media_type)}
         return None
 
     def good_request(self) -> dict[str, Any]:
@@ -228,11 +270,12 @@ def post_operations(openapi: dict[str, Any]) -> tuple[list[Operation], list[str]
         content = op.get("requestBody", {}).get("content", {})
         json_schema = content.get("application/json", {}).get("schema")
         multipart = content.get("multipart/form-data", {}).get("schema")
-        image_field = None
+        image_field, media = None, "image"
         for schema in (multipart or {}, json_schema or {}):
             for name, prop in (schema.get("properties") or {}).items():
-                if prop.get("format") == "binary" or name == "image":
+                if prop.get("format") == "binary" or name == "image" or "contentMediaType" in prop:
                     image_field = name
+                    media = "audio" if str(prop.get("contentMediaType", "")).startswith("audio/") else "image"
                     break
             if image_field:
                 break
@@ -242,5 +285,5 @@ def post_operations(openapi: dict[str, Any]) -> tuple[list[Operation], list[str]
             example = examples[0] if isinstance(examples, list) and examples else None
             if example is None and not image_field:
                 problems.append(f"{template}: its JSON body schema has no examples")
-        ops.append(Operation(path, template, json_schema, multipart, example, image_field))
+        ops.append(Operation(path, template, json_schema, multipart, example, image_field, media))
     return ops, problems

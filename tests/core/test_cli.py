@@ -81,6 +81,8 @@ def test_list():
     row = next(line for line in lines if line.startswith("hailo-ollama"))
     assert row.split()[1] == "11434"
     assert "cpu (" in row and "hailo (" in row
+    piper = next(line for line in lines if line.startswith("hailo-piper"))
+    assert "no NPU engine" in piper and "hailo (" not in piper  # services.yaml npu: false
 
 
 @pytest.mark.parametrize("args", [("run", "nope"), ("check-config", "nope", "x.yaml")])

@@ -201,3 +201,36 @@ def test_available_lists_models_on_disk(models_dir):
     mgr, _, _ = make_manager(models_dir)
     names = sorted(spec.name for spec, _ in mgr.available())
     assert names == ["llama3.2:3b", "qwen2:1.5b", "smollm2:135m"]
+
+
+async def test_stream_yields_what_the_engine_emits_then_finished_and_maps_errors(models_dir):
+    from hailo_services.core.errors import BadRequest, EngineFailure
+    from hailo_services.core.models import EngineError, UnsupportedRequest
+    from hailo_services.core.streaming import Finished
+
+    mgr, _, metrics = make_manager(models_dir)
+
+    def produce(engine, emit):
+        for piece in ("a", "b"):
+            emit(piece)
+        return engine.name
+
+    items = [item async for item in mgr.stream("qwen2:1.5b", produce)]
+    assert items[:2] == ["a", "b"] and isinstance(items[2], Finished) and items[2].result == "qwen2:1.5b"
+    assert mgr.get_loaded("qwen2:1.5b").users == 0  # released once the stream ended
+    count = metrics.registry.get_sample_value(
+        "hailo_inference_duration_seconds_count", {"service": "svc", "model": "qwen2:1.5b"}
+    )
+    assert count == 1.0
+
+    for exc, expected in ((UnsupportedRequest("no"), BadRequest), (EngineError("boom"), EngineFailure)):
+
+        def failing(engine, emit, exc=exc):
+            raise exc
+
+        with pytest.raises(expected):
+            async for _ in mgr.stream("qwen2:1.5b", failing):
+                pass
+    with pytest.raises(NotFound):
+        async for _ in mgr.stream("nope", produce):
+            pass

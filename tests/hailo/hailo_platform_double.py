@@ -15,6 +15,14 @@ GenAI: its "model" replays scripted tokens (``STATE.script(...)``); a token in t
 the generation the way a HEF's stop tokens do (the token itself is still returned, as HailoRT does).
 Tokenization is a whitespace/punctuation split: deterministic, not the model's tokenizer.
 
+Speech2Text (``genai.Speech2Text``, HailoRT 5.x; docs/hailo-models.md): ``STATE.define_speech2text(path)`` makes a
+Whisper HEF that ``Speech2Text(vdevice, path)`` opens; ``STATE.script_speech(...)`` queues what the next
+``generate_all_segments`` calls return. HailoRT's documented input is enforced: a 1-D, C-contiguous,
+little-endian float32 numpy array of 16 kHz mono PCM in [-1, 1); ``task`` a ``Speech2TextTask``;
+``language`` None (detect) or an ISO 639-1 code; one call at a time; no use after ``release()``; the
+VDevice outliving it. Stricter than HailoRT: at most ``STATE.speech_max_s`` (30 s, Whisper's window) per
+call, so the engine's own windowing is what long audio goes through.
+
 InferModel (the non-GenAI API, modelled on hailort v5.2.0 ``pyhailort.py``): tests describe a "HEF"
 with ``STATE.define_hef(path, inputs=[...], outputs=[...])`` (names, shapes, quantisation, NMS) and
 script what each frame's outputs are with ``STATE.script_infer(...)`` (float values; the double
@@ -121,6 +129,12 @@ class DoubleState:
     async_queue_size: int = 4
     async_ready: bool = True  # False: wait_for_async_ready times out (a device busy with other processes)
     job_failures: deque[BaseException] = field(default_factory=deque)
+    # Speech2Text: the Whisper HEFs that exist, what the next calls return, the audio each call got.
+    speech_hefs: set[str] = field(default_factory=set)
+    speech_scripts: deque[Any] = field(default_factory=deque)
+    speech_calls: list[dict[str, Any]] = field(default_factory=list)
+    speech_models: list[Speech2Text] = field(default_factory=list)
+    speech_max_s: float = 30.0
 
     def script(self, *replies: list[str]) -> None:
         """Queue the token lists that the next ``generate`` calls will yield, one list per call."""
@@ -141,6 +155,17 @@ class DoubleState:
         detections). Unscripted frames get all zeros.
         """
         self.infer_scripts.extend(frames)
+
+    def define_speech2text(self, path: str) -> None:
+        """Make ``path`` a Whisper HEF that Speech2Text can open."""
+        self.speech_hefs.add(str(path))
+
+    def script_speech(
+        self, *calls: list[tuple[float, float, str]] | Callable[..., list[tuple[float, float, str]]]
+    ) -> None:
+        """Queue what the next ``generate_all_segments`` calls return: a list of ``(start_sec, end_sec, text)``
+        per call, or a callable ``(audio, task, language) -> list``. Unscripted calls return no segments."""
+        self.speech_scripts.extend(calls)
 
     def fail_next_job(self, exc: BaseException) -> None:
         """The next run_async job completes with this error (in its callback and from job.wait)."""
@@ -197,6 +222,7 @@ class VDevice:
         self.released = False
         self.llms: list[LLM] = []
         self.configured: list[ConfiguredInferModel] = []
+        self.speech: list[Speech2Text] = []
         STATE.vdevices.append(self)
 
     @staticmethod
@@ -212,6 +238,11 @@ class VDevice:
         if live:
             raise HailoRTInvalidOperationException(
                 f"VDevice released while {len(live)} LLM(s) still use it (release the LLM first)"
+            )
+        speech = [m for m in self.speech if not m.released]
+        if speech:
+            raise HailoRTInvalidOperationException(
+                f"VDevice released while {len(speech)} Speech2Text model(s) still use it (release them first)"
             )
         configured = [c for c in self.configured if not c.closed]
         if configured:
@@ -582,12 +613,229 @@ class VLM(LLM):
         return int(np.prod(VLM_FRAME_SHAPE))
 
 
+# -- Speech2Text -----------------------------------------------------------------------------------
+
+WHISPER_LANGUAGES = frozenset(
+    [
+        "en",
+        "zh",
+        "de",
+        "es",
+        "ru",
+        "ko",
+        "fr",
+        "ja",
+        "pt",
+        "tr",
+        "pl",
+        "ca",
+        "nl",
+        "ar",
+        "sv",
+        "it",
+        "id",
+        "hi",
+        "fi",
+        "vi",
+        "he",
+        "uk",
+        "el",
+        "ms",
+        "cs",
+        "ro",
+        "da",
+        "hu",
+        "ta",
+        "no",
+        "th",
+        "ur",
+        "hr",
+        "bg",
+        "lt",
+        "la",
+        "mi",
+        "ml",
+        "cy",
+        "sk",
+        "te",
+        "fa",
+        "lv",
+        "bn",
+        "sr",
+        "az",
+        "sl",
+        "kn",
+        "et",
+        "mk",
+        "br",
+        "eu",
+        "is",
+        "hy",
+        "ne",
+        "mn",
+        "bs",
+        "kk",
+        "sq",
+        "sw",
+        "gl",
+        "mr",
+        "pa",
+        "si",
+        "km",
+        "sn",
+        "yo",
+        "so",
+        "af",
+        "oc",
+        "ka",
+        "be",
+        "tg",
+        "sd",
+        "gu",
+        "am",
+        "yi",
+        "lo",
+        "uz",
+        "fo",
+        "ht",
+        "ps",
+        "tk",
+        "nn",
+        "mt",
+        "sa",
+        "lb",
+        "my",
+        "bo",
+        "tl",
+        "mg",
+        "as",
+        "tt",
+        "haw",
+        "ln",
+        "ha",
+        "ba",
+        "jw",
+        "su",
+        "yue",
+    ]
+)
+SPEECH_RATE = 16000
+
+
+class Speech2TextTask(enum.Enum):
+    TRANSCRIBE = 0
+    TRANSLATE = 1
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    start_sec: float
+    end_sec: float
+    text: str
+
+
+class Speech2Text:
+    def __init__(self, vdevice: VDevice, model_path: str):
+        STATE.record("Speech2Text", vdevice=vdevice, model_path=model_path)
+        if not isinstance(vdevice, VDevice) or vdevice.released:
+            raise HailoRTInvalidArgumentException("Speech2Text needs an active VDevice")
+        if not isinstance(model_path, str):
+            raise HailoRTInvalidArgumentException("model_path must be a str")
+        if model_path not in STATE.speech_hefs:
+            raise HailoRTException(f"HAILO_OPEN_FILE_FAILURE: cannot open HEF {model_path!r}")
+        self.vdevice = vdevice
+        self.model_path = model_path
+        self.released = False
+        self._busy = threading.Lock()
+        vdevice.speech.append(self)
+        STATE.speech_models.append(self)
+
+    def _check_alive(self) -> None:
+        if self.released:
+            raise HailoRTInvalidOperationException("Speech2Text used after release()")
+        if self.vdevice.released:
+            raise HailoRTInvalidOperationException("Speech2Text used after its VDevice was released")
+
+    @staticmethod
+    def _check_audio(audio_data: Any) -> None:
+        if not isinstance(audio_data, np.ndarray):
+            raise HailoRTInvalidArgumentException("audio_data must be a numpy array")
+        if audio_data.dtype != np.dtype("<f4"):
+            raise HailoRTInvalidArgumentException(
+                f"audio_data must be float32 little-endian PCM, got {audio_data.dtype}"
+            )
+        if audio_data.ndim != 1 or not audio_data.size:
+            raise HailoRTInvalidArgumentException(f"audio_data must be non-empty mono (1-D), got {audio_data.shape}")
+        if not audio_data.flags.c_contiguous:
+            raise HailoRTException("Buffer must be C_CONTIGUOUS")
+        if float(audio_data.min()) < -1.0 or float(audio_data.max()) >= 1.0:
+            raise HailoRTInvalidArgumentException("audio_data must be in [-1, 1)")
+        if audio_data.size > STATE.speech_max_s * SPEECH_RATE:
+            raise HailoRTInvalidArgumentException(
+                f"the double takes at most {STATE.speech_max_s:g} s per call (Whisper's window); "
+                f"got {audio_data.size / SPEECH_RATE:.1f} s"
+            )
+
+    def generate_all_segments(
+        self,
+        audio_data: np.ndarray,
+        task: Speech2TextTask = Speech2TextTask.TRANSCRIBE,
+        language: str | None = None,
+        repetition_penalty: float = 1.0,
+        timeout_ms: int = 10000,
+    ) -> list[SegmentInfo]:
+        STATE.record(
+            "Speech2Text.generate_all_segments",
+            task=task,
+            language=language,
+            repetition_penalty=repetition_penalty,
+            timeout_ms=timeout_ms,
+        )
+        self._check_alive()
+        self._check_audio(audio_data)
+        if not isinstance(task, Speech2TextTask):
+            raise TypeError(f"task must be a Speech2TextTask, got {task!r}")  # as pybind11 rejects it
+        if language is not None and (not isinstance(language, str) or language not in WHISPER_LANGUAGES):
+            raise HailoRTInvalidArgumentException(f"language must be None or an ISO 639-1 code, got {language!r}")
+        if not isinstance(timeout_ms, int) or timeout_ms <= 0:
+            raise HailoRTInvalidArgumentException(f"invalid timeout_ms {timeout_ms!r}")
+        if not self._busy.acquire(blocking=False):
+            raise HailoRTInvalidOperationException("another generation is in progress on this Speech2Text")
+        try:
+            STATE.speech_calls.append({"audio": audio_data.copy(), "task": task, "language": language})
+            script = STATE.speech_scripts.popleft() if STATE.speech_scripts else []
+            found = script(audio_data, task, language) if callable(script) else script
+            return [SegmentInfo(float(a), float(b), str(t)) for a, b, t in found]
+        finally:
+            self._busy.release()
+
+    def generate_all_text(self, audio_data: np.ndarray, **kwargs: Any) -> str:
+        return "".join(seg.text for seg in self.generate_all_segments(audio_data, **kwargs))
+
+    def tokenize(self, text: str) -> list[int]:
+        self._check_alive()
+        return tokenize_text(text)
+
+    def release(self) -> None:
+        STATE.record("Speech2Text.release")
+        self.released = True
+
+    def __enter__(self) -> Speech2Text:
+        return self
+
+    def __exit__(self, *args: Any) -> bool:
+        self.release()
+        return False
+
+
 genai = types.ModuleType("hailo_platform.genai")
 genai.__doc__ = "TEST DOUBLE of hailo_platform.genai (see hailo_platform_double)."
 genai.VDevice = VDevice  # type: ignore[attr-defined]
 genai.LLM = LLM  # type: ignore[attr-defined]
 genai.VLM = VLM  # type: ignore[attr-defined]
-genai.__all__ = ["LLM", "VLM", "VDevice"]  # type: ignore[attr-defined]
+genai.Speech2Text = Speech2Text  # type: ignore[attr-defined]
+genai.Speech2TextTask = Speech2TextTask  # type: ignore[attr-defined]
+genai.__all__ = ["LLM", "Speech2Text", "Speech2TextTask", "VDevice", "VLM"]  # type: ignore[attr-defined]
 
 
 # -- InferModel (non-GenAI inference) --------------------------------------------------------------

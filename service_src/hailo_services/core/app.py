@@ -200,7 +200,14 @@ def create_model_app(
     exit_on_load_failure: bool = False,
 ) -> FastAPI:
     """A model-serving service: ``engine_factory(engine_kind, settings)`` returns ``make(spec) -> engine``."""
-    engine_kind = resolve_engine(settings.engine, settings.hailo.device)
+    info = settings.registry_entry()
+    if info is not None and not info.npu:
+        # A CPU-only service (services.yaml npu: false, e.g. Piper) stays on the CPU on an NPU host too.
+        if settings.engine == "hailo":
+            raise RuntimeError(f"{settings.service_name} has no NPU engine (services.yaml: npu: false); use engine cpu")
+        engine_kind = "cpu"
+    else:
+        engine_kind = resolve_engine(settings.engine, settings.hailo.device)
     metrics = metrics_class(settings.service_name)
     manager = ModelManager(
         settings,

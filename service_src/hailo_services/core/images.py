@@ -249,7 +249,11 @@ def _app_body_limit(request: Request) -> int:
     return int(getattr(settings, "max_body_bytes", DEFAULT_MAX_BYTES))
 
 
-async def _from_multipart(request: Request, field: str, max_bytes: int) -> tuple[bytes, str | None, dict[str, Any]]:
+async def _from_multipart(
+    request: Request, field: str, max_bytes: int, *, noun: str = "image"
+) -> tuple[bytes, str | None, dict[str, Any]]:
+    """The file (or base64 text field) ``field`` of a multipart form and its other text fields; ``noun``
+    names the media in messages (core/audio.py reads audio uploads with it too)."""
     try:
         # max_part_size bounds text fields held in memory; the body limit already bounds them all, and
         # an image may come as a base64 text field, so a smaller cap would only refuse those.
@@ -266,17 +270,17 @@ async def _from_multipart(request: Request, field: str, max_bytes: int) -> tuple
             files = [k for k, v in form.multi_items() if isinstance(v, UploadFile)]
             if files:
                 named = ", ".join(repr(k) for k in files)
-                raise BadRequest(f"expected the image in multipart field {field!r}, got file field(s) {named}")
-            raise BadRequest(f"the multipart form has no {field!r} field; send the image file as {field!r}")
+                raise BadRequest(f"expected the {noun} in multipart field {field!r}, got file field(s) {named}")
+            raise BadRequest(f"the multipart form has no {field!r} field; send the {noun} file as {field!r}")
         if isinstance(item, str):
             # A text field: the same strings JSON takes (base64, data URI); no remote fetch from forms.
             if not item:
                 raise BadRequest(f"the {field!r} field is empty")
-            data, ctype = _decode_inline(item, field)
+            data, ctype = _decode_inline(item, field, noun=noun)
             return data, ctype, params
         data = await item.read()
         if not data:
-            raise BadRequest(f"the {field!r} file is empty (0 bytes)", code="invalid_image")
+            raise BadRequest(f"the {field!r} file is empty (0 bytes)", code=f"invalid_{noun}")
         return data, item.content_type, params
     finally:
         await form.close()
@@ -321,7 +325,7 @@ async def decode_image_string(
     return await run_in_threadpool(decode_image, data, limits, content_type=ctype)
 
 
-def _decode_inline(value: str, field: str) -> tuple[bytes, str | None]:
+def _decode_inline(value: str, field: str, *, noun: str = "image") -> tuple[bytes, str | None]:
     """A base64 string or a ``data:`` URI -> (bytes, declared media type or None)."""
     ctype = None
     if value[:5].lower() == "data:":
@@ -337,7 +341,7 @@ def _decode_inline(value: str, field: str) -> tuple[bytes, str | None]:
         raise BadRequest(f"{field!r}: only http(s) URLs are fetched")
     data = _b64decode(value, field)
     if not data:
-        raise BadRequest(f"{field!r} decodes to 0 bytes", code="invalid_image")
+        raise BadRequest(f"{field!r} decodes to 0 bytes", code=f"invalid_{noun}")
     return data, ctype
 
 

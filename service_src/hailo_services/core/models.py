@@ -336,6 +336,39 @@ class ModelManager(Generic[S, E]):
             m.inference_seconds.labels(m.service, lm.spec.name).observe(time.perf_counter() - started)
             return result
 
+    async def stream(
+        self,
+        name: str | None,
+        produce: Callable[[E, Callable[[Any], bool]], R],
+        *,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+        keep_alive: object = _DEFAULT,
+        deadline_s: float | None = None,
+    ) -> AsyncIterator[Any]:
+        """:meth:`run` for an engine that emits pieces as it goes (segments, sentences of audio): yields
+        each item ``produce(engine, emit)`` emits, then ``Finished(result)``, with the model and its queue slot
+        held until the iterator ends. Errors map as in :func:`call_engine`; those raised before the first
+        item reach the caller of the first ``anext`` (see :func:`core.streaming.prime`)."""
+        deadline = self.settings.request_timeout_s if deadline_s is None else deadline_s
+        async with self.session(name, keep_alive=keep_alive, disconnected=disconnected) as (lm, _):
+            started = time.perf_counter()
+            stream = run_streaming(lambda emit: produce(lm.engine, emit), deadline)
+            try:
+                async with contextlib.aclosing(stream):
+                    async for item in stream:
+                        if isinstance(item, Finished):
+                            m = self._metrics
+                            m.inference_seconds.labels(m.service, lm.spec.name).observe(time.perf_counter() - started)
+                        yield item
+            except TimeoutError:
+                raise EngineTimeout(
+                    f"{lm.spec.name}: no result within {deadline:g} s; the request was stopped"
+                ) from None
+            except UnsupportedRequest as exc:
+                raise BadRequest(str(exc)) from None
+            except EngineError as exc:
+                raise EngineFailure(f"{lm.spec.name}: {exc}") from None
+
     async def run_timed(
         self,
         name: str | None,

@@ -47,6 +47,33 @@ class ImageInputSettings(BaseModel):
     remote_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class AudioInputSettings(BaseModel):
+    """How speech services take audio (core/audio.py). The byte limit is the service's max_body_bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # An hour of silence is a few hundred KB of FLAC: the duration, not the size, bounds the work -> 413.
+    max_duration_s: float = Field(default=600.0, gt=0, le=86_400, description="longest audio taken, in seconds")
+
+
+class WyomingSettings(BaseModel):
+    """A Wyoming server beside the HTTP API (core/wyoming.py), for Home Assistant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    host: str | None = Field(default=None, description="address to bind; null = the service's own host")
+    port: int = Field(default=0, ge=0, le=65535, description="0 = the service's default Wyoming port")
+    # mDNS (_wyoming._tcp) so Home Assistant finds the server by itself; it announces on the network,
+    # so it is off unless asked for (the Ansible roles turn it on).
+    zeroconf: bool = False
+    zeroconf_name: str | None = Field(default=None, description="the announced name; null = <service>-<hostname>")
+    max_event_bytes: int = Field(
+        default=4 * 1024 * 1024, gt=0, description="largest data + payload of one event (an audio chunk)"
+    )
+    idle_timeout_s: float = Field(default=300.0, gt=0, description="a connection silent this long is closed")
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set ``service_name`` (its key in services.yaml, where its
     port and default models are) and add their own keys."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -102,3 +103,27 @@ async def run_streaming(produce: Callable[[Emit], R], deadline_s: float | None =
         stop.set()
         # Wait for the engine to notice and return, even if we are being cancelled.
         await asyncio.shield(future)
+
+
+async def prime(stream: AsyncIterator[T]) -> tuple[T | None, bool]:
+    """(first item, exhausted): start a stream only once its first item exists, so errors raised before
+    it (404, 503, 400) keep their HTTP status. Exceptions raised before the first item propagate."""
+    try:
+        return await anext(stream), False
+    except StopAsyncIteration:
+        return None, True
+
+
+async def with_first(
+    first: Any, exhausted: bool, stream: AsyncIterator[Any], on_error: Callable[[Exception], Any]
+) -> AsyncIterator[Any]:
+    """Re-attach the primed item; an error after the stream started becomes a last in-band item."""
+    async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        if exhausted:
+            return
+        yield first
+        try:
+            async for item in stream:
+                yield item
+        except Exception as exc:
+            yield on_error(exc)

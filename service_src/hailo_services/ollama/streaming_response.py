@@ -1,36 +1,14 @@
-"""Start a stream only once its first item exists, so errors before it keep their HTTP status."""
+"""Streamed responses: prime/with_first (in core/streaming.py, shared with the speech services) and
+the per-token message template."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
 
-T = TypeVar("T")
+from ..core.streaming import prime, with_first
 
-
-async def prime(stream: AsyncIterator[T]) -> tuple[T | None, bool]:
-    """(first item, exhausted). Exceptions raised before the first item propagate to the caller."""
-    try:
-        return await anext(stream), False
-    except StopAsyncIteration:
-        return None, True
-
-
-async def with_first(
-    first: Any, exhausted: bool, stream: AsyncIterator[Any], on_error: Callable[[Exception], Any]
-) -> AsyncIterator[Any]:
-    """Re-attach the primed item; an error after the stream started becomes a last in-band item."""
-    async with contextlib.aclosing(stream):  # type: ignore[type-var]
-        if exhausted:
-            return
-        yield first
-        try:
-            async for item in stream:
-                yield item
-        except Exception as exc:
-            yield on_error(exc)
+__all__ = ["prime", "template", "with_first"]
 
 
 def template(render: Callable[..., bytes], *names: str) -> list[bytes]:

@@ -312,6 +312,53 @@ def test_pose_answers_with_the_stand_in_model(host):
     assert body["image_size"] == {"width": 416, "height": 416}
 
 
+def wyoming_describe(port, timeout=10):
+    """Send Wyoming's describe and read the info event back (JSON header line + data), without the
+    wyoming library (the controller's venv is requirements-test.txt)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b'{"type": "describe"}\n')
+        stream = sock.makefile("rb")
+        header = json.loads(stream.readline())
+        data = json.loads(stream.read(header["data_length"])) if header.get("data_length") else {}
+    return header["type"], data
+
+
+def test_whisper_transcribes_the_verify_sentence_and_its_wyoming_port_answers(host):
+    import httpx
+
+    whisper = BY_NAME["hailo-whisper"]
+    audio = ROLES / "hailo_whisper/files/lights.wav"
+    r = httpx.post(
+        whisper.base + "/v1/audio/transcriptions",
+        files={"file": (audio.name, audio.read_bytes(), "audio/wav")},
+        data={"model": "whisper-1"},
+        timeout=120,
+    )
+    assert r.status_code == 200 and "kitchen lights" in r.json()["text"].lower(), r.text
+    kind, info = wyoming_describe(int(HOSTVARS["hailo_whisper_wyoming_port"]))
+    assert kind == "info" and info["asr"][0]["name"] == "hailo-whisper", info
+
+
+def test_piper_speaks_and_whisper_hears_it_and_its_wyoming_port_answers(host):
+    import httpx
+
+    piper, whisper = BY_NAME["hailo-piper"], BY_NAME["hailo-whisper"]
+    r = httpx.post(
+        piper.base + "/v1/audio/speech",
+        json={"model": "tts-1", "input": "Turn on the kitchen lights.", "response_format": "wav"},
+        timeout=120,
+    )
+    assert r.status_code == 200 and r.content[:4] == b"RIFF", r.text[:300]
+    heard = httpx.post(
+        whisper.base + "/v1/audio/transcriptions", files={"file": ("speech.wav", r.content, "audio/wav")}, timeout=120
+    )
+    assert "kitchen lights" in heard.json()["text"].lower(), heard.text
+    kind, info = wyoming_describe(int(HOSTVARS["hailo_piper_wyoming_port"]))
+    assert kind == "info" and info["tts"][0]["name"] == "hailo-piper", info
+
+
 # --- operational behaviours --------------------------------------------------------------------
 
 
