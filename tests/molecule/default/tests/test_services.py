@@ -91,18 +91,13 @@ class Service:
 
 SERVICES = [Service(n) for n in HOSTVARS["hailo_services_enabled"]]
 BY_NAME = {s.name: s for s in SERVICES}
-# hailo-pose runs a stand-in model from the controller cache (prepare.yml), pinned by its digest
-_pose_pin = Path(EPHEMERAL, "model-cache", "pose.sha256")
-if "hailo-pose" in BY_NAME and _pose_pin.exists():
-    pose = BY_NAME["hailo-pose"]
-    pose.files = {f: _pose_pin.read_text().strip() for f in pose.files}
-# hailo-clip's two encoders likewise (each digest beside its stand-in; the vocabulary is the real file)
-if "hailo-clip" in BY_NAME:
-    clip = BY_NAME["hailo-clip"]
-    for f in clip.files:
-        _pin = Path(EPHEMERAL, "model-cache", f + ".sha256")
+# Stand-in models (prepare.yml: pose, depth, vision, clip) come from the controller cache, each with its
+# digest beside it; those digests, not the catalog's, are what the store must hold.
+for _svc in SERVICES:
+    for _file in _svc.files:
+        _pin = Path(EPHEMERAL, "model-cache", _file + ".sha256")
         if _pin.exists():
-            clip.files[f] = _pin.read_text().split()[0]
+            _svc.files[_file] = _pin.read_text().split()[0]
 
 each = pytest.mark.parametrize("svc", SERVICES, ids=str)
 
