@@ -270,6 +270,8 @@ def test_generation_deadline_is_504(start_server):
     )
     assert r.status_code == 504 and r.json()["error"]["type"] == "timeout_error"
     # Streamed: the deadline ends the stream with an in-band error (the status line is already sent).
+    # Long enough for the first token on a busy machine (0.3 s was not), far short of 2000 tokens.
+    srv = start_server({"request_timeout_s": 3})
     with httpx.stream("POST", f"{srv.url}/api/generate", json=BUSY, timeout=60) as r:
         lines = [json.loads(line) for line in r.iter_lines() if line]
     assert r.status_code == 200 and lines[0]["done"] is False
