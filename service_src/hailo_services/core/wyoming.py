@@ -40,6 +40,10 @@ ZEROCONF_TYPE = "_wyoming._tcp.local."
 _MDNS_GROUP = "224.0.0.251"  # only used to ask the kernel which interface would route there (nothing is sent)
 
 
+# How long a closing connection still drains what the client sends (see WyomingHandler._linger).
+LINGER_S = 2.0
+
+
 class EventTooLarge(Exception):
     def __init__(self, size: int, limit: int):
         super().__init__(f"event of {size} bytes is over the limit of {limit} bytes (wyoming.max_event_bytes)")
@@ -160,9 +164,22 @@ class WyomingHandler:
         finally:
             with contextlib.suppress(Exception):
                 await self.disconnect()
+            await self._linger()
             self.writer.close()
             if task is not None:
                 self.runtime.tasks.discard(task)
+
+    async def _linger(self) -> None:
+        """Close the way TCP needs it when we end a connection the client is still sending on (an error
+        event mid-audio): half-close, then read and drop what still arrives for up to LINGER_S. Closing at
+        once makes the kernel answer the unread bytes with a reset, which can reach the client before our
+        error event does."""
+        with contextlib.suppress(Exception):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            async with asyncio.timeout(LINGER_S):
+                while await self.reader.read(65536):
+                    pass
 
 
 @dataclass
