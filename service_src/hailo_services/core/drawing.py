@@ -162,14 +162,7 @@ def wants_image(request: Request) -> bool:
             return True
         if value in _FALSE or value == "":
             return False
-    accept = request.headers.get("accept", "")
-    if not accept:
-        return False
-    q_png, spec_png = _accept_q(accept, "image/png")
-    if spec_png < 1 or q_png <= 0:
-        return False
-    q_json, _ = _accept_q(accept, "application/json")
-    return q_png > q_json
+    return prefers(request, "image/png")
 
 
 def prefers(request: Request, mime: str) -> bool:
